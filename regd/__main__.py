@@ -1,0 +1,5 @@
+import sys
+
+from regd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,142 @@
+"""The ``regd`` command: serve, migrate, version."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from regd import __version__
+from regd.app import build_app, open_registry
+from regd.settings import Settings, load
+
+log = logging.getLogger("regd")
+#: Socket receive buffer for pushes; larger reads mean fewer wake-ups per MiB.
+_READ_BUFSIZE = 1 << 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regd", description="regd: a self-hostable OCI registry")
+    parser.add_argument("--version", action="version", version=f"regd {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve", help="run the registry (the default data dir needs no setup)"
+    )
+    _common(serve)
+    serve.add_argument(
+        "--addr",
+        help="HOST:PORT to listen on (env REGD_ADDR, default 127.0.0.1:5000; port 0 picks one)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=None,
+        help="log every request (env REGD_ACCESS_LOG)",
+    )
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date and exit")
+    _common(migrate)
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, help="where blobs and the database live (env REGD_DATA_DIR)"
+    )
+    parser.add_argument("--config", type=Path, help="a TOML settings file (env REGD_CONFIG)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "data_dir": getattr(args, "data_dir", None),
+        "addr": getattr(args, "addr", None),
+        "access_log": getattr(args, "access_log", None),
+    }
+    return load(overrides, config_file=args.config)
+
+
+async def _serve(settings: Settings) -> None:
+    app = build_app(settings)
+    runner = web.AppRunner(
+        app,
+        access_log=logging.getLogger("regd.access") if settings.access_log else None,
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_timeout,
+        read_bufsize=_READ_BUFSIZE,
+    )
+    await runner.setup()
+    listener = _listen(settings.host, settings.port)
+    await web.SockSite(runner, listener, backlog=1024).start()
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if listener.family == socket.AF_INET6 else host
+    print(f"regd listening on http://{shown}:{port}", file=sys.stderr, flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing requests in flight")
+    await runner.cleanup()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind first, so the real port (``:0`` picks one) is known before we say we listen."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.setblocking(False)
+    return listener
+
+
+async def _migrate(settings: Settings) -> None:
+    registry = await open_registry(settings)
+    await registry.db.close()
+    print(
+        f"database at {settings.effective_database_url.split('@')[-1]} is up to date",
+        file=sys.stderr,
+    )
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"regd {__version__}")
+        return 0
+    try:
+        settings = _settings(args)
+    except (ValueError, OSError) as error:
+        print(f"regd: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "serve":
+            _run(_serve(settings))
+        elif args.command == "migrate":
+            _run(_migrate(settings))
+    except OSError as error:
+        print(f"regd: {error}", file=sys.stderr)
+        return 1
+    return 0

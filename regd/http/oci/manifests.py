@@ -1,0 +1,67 @@
+"""``/v2/<name>/manifests/<reference>``: GET/HEAD, PUT and DELETE by tag or digest."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from regd.http.oci.common import name_of, registry
+from regd.registry.errors import ErrorCode, RegistryError
+from regd.registry.manifest_format import MAX_MANIFEST_SIZE
+from regd.registry.names import parse_reference
+
+
+async def get(request: web.Request) -> web.Response:
+    """GET and HEAD: the raw bytes as pushed, with their digest and media type."""
+    name = name_of(request)
+    reference = parse_reference(request.match_info["reference"])
+    manifest = await registry(request).manifests.get(name, reference)
+    return web.Response(
+        body=manifest.content,
+        headers={
+            "Content-Type": manifest.media_type,
+            "Docker-Content-Digest": manifest.digest,
+            "ETag": f'"{manifest.digest}"',
+        },
+    )
+
+
+async def _read_manifest(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_MANIFEST_SIZE:
+        raise RegistryError(
+            ErrorCode.MANIFEST_TOO_LARGE, f"manifest exceeds {MAX_MANIFEST_SIZE} bytes"
+        )
+    content = await request.content.read(MAX_MANIFEST_SIZE + 1)
+    while len(content) <= MAX_MANIFEST_SIZE:
+        more = await request.content.read(MAX_MANIFEST_SIZE + 1 - len(content))
+        if not more:
+            break
+        content += more
+    if len(content) > MAX_MANIFEST_SIZE:
+        raise RegistryError(
+            ErrorCode.MANIFEST_TOO_LARGE, f"manifest exceeds {MAX_MANIFEST_SIZE} bytes"
+        )
+    return content
+
+
+async def put(request: web.Request) -> web.Response:
+    name = name_of(request)
+    raw_reference = request.match_info["reference"]
+    reference = parse_reference(raw_reference)
+    content = await _read_manifest(request)
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip() or None
+    stored = await registry(request).manifests.put(name, reference, content, content_type)
+    headers = {
+        "Location": f"/v2/{name}/manifests/{stored.digest}",
+        "Docker-Content-Digest": stored.digest,
+        "Content-Length": "0",
+    }
+    if stored.subject:
+        headers["OCI-Subject"] = stored.subject
+    return web.Response(status=201, headers=headers)
+
+
+async def delete(request: web.Request) -> web.Response:
+    name = name_of(request)
+    reference = parse_reference(request.match_info["reference"])
+    await registry(request).manifests.delete(name, reference)
+    return web.Response(status=202, headers={"Content-Length": "0"})

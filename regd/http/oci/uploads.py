@@ -1,0 +1,102 @@
+"""`/v2/<name>/blobs/uploads/`: start (monolithic, session, mount), PATCH, PUT, status, cancel."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from regd.http.oci.common import body_chunks, digest_param, name_of, registry
+from regd.registry.errors import ErrorCode, RegistryError
+from regd.registry.names import Digest, validate_name
+
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
+
+
+def _upload_headers(name: str, upload_id: str, size: int) -> dict[str, str]:
+    return {
+        "Location": f"/v2/{name}/blobs/uploads/{upload_id}",
+        "Range": f"0-{max(size - 1, 0)}",
+        "Docker-Upload-UUID": upload_id,
+        "Content-Length": "0",
+    }
+
+
+def _created(name: str, digest: Digest) -> web.Response:
+    return web.Response(
+        status=201,
+        headers={
+            "Location": f"/v2/{name}/blobs/{digest}",
+            "Docker-Content-Digest": str(digest),
+            "Content-Length": "0",
+        },
+    )
+
+
+async def start(request: web.Request) -> web.Response:
+    """POST: a monolithic upload (``?digest=``), a mount (``?mount=&from=``) or a session."""
+    name = name_of(request)
+    reg = registry(request)
+    query = request.query
+    if "mount" in query:
+        digest = digest_param(query["mount"])
+        source = query.get("from")
+        if source and await reg.blobs.mount(name, digest, validate_name(source)) is not None:
+            return _created(name, digest)
+        # Not mountable: fall back to a new session, as the spec says.
+    elif "digest" in query:
+        digest = digest_param(query["digest"])
+        await reg.uploads.upload(name, digest, body_chunks(request))
+        return _created(name, digest)
+    upload_id = await reg.uploads.start(name)
+    return web.Response(status=202, headers=_upload_headers(name, upload_id, 0))
+
+
+def _range_start(request: web.Request) -> int | None:
+    raw = request.headers.get("Content-Range")
+    if raw is None:
+        return None
+    match = _CONTENT_RANGE.fullmatch(raw.strip())
+    if match is None or int(match.group(2)) < int(match.group(1)):
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID, "malformed Content-Range", {"Content-Range": raw}
+        )
+    return int(match.group(1))
+
+
+async def patch(request: web.Request) -> web.Response:
+    """PATCH: append a chunk (in order: Content-Range must start at the current size)."""
+    name = name_of(request)
+    upload_id = request.match_info["uuid"]
+    size = await registry(request).uploads.append(
+        name, upload_id, body_chunks(request), _range_start(request)
+    )
+    return web.Response(status=202, headers=_upload_headers(name, upload_id, size))
+
+
+async def finish(request: web.Request) -> web.Response:
+    """PUT ``?digest=``: the last chunk (optional), verify, commit."""
+    name = name_of(request)
+    upload_id = request.match_info["uuid"]
+    digest = digest_param(request.query.get("digest"))
+    has_body = (
+        request.content_length not in (None, 0)
+        or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    )
+    body = body_chunks(request) if has_body else None
+    await registry(request).uploads.finish(name, upload_id, digest, body)
+    return _created(name, digest)
+
+
+async def status(request: web.Request) -> web.Response:
+    name = name_of(request)
+    upload_id = request.match_info["uuid"]
+    size = await registry(request).uploads.size(name, upload_id)
+    return web.Response(status=204, headers=_upload_headers(name, upload_id, size))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    name = name_of(request)
+    upload_id = request.match_info["uuid"]
+    await registry(request).uploads.cancel(name, upload_id)
+    return web.Response(status=204)

@@ -1,0 +1,247 @@
+"""Manifests: store (raw bytes, digest-stable), fetch by tag or digest, delete."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from regd.db import Database
+from regd.db.schema import manifest_references, manifests, tags
+from regd.db.sql import insert_ignore, upsert
+from regd.registry.blobs import Blobs
+from regd.registry.clock import now
+from regd.registry.errors import ErrorCode, RegistryError
+from regd.registry.manifest_format import ParsedManifest, parse_manifest
+from regd.registry.names import Digest
+from regd.registry.repositories import Repositories
+
+_CACHE_ENTRIES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    digest: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    subject: str | None
+
+
+class Manifests:
+    def __init__(self, db: Database, repositories: Repositories, blobs: Blobs) -> None:
+        self._db = db
+        self._repositories = repositories
+        self._blobs = blobs
+        # Hot-path caches: (repository id, digest) -> manifest, (repository id, tag) -> digest.
+        self._by_digest: OrderedDict[tuple[int, str], Manifest] = OrderedDict()
+        self._tags: dict[tuple[int, str], str] = {}
+        # Bumped by every tag write: a read that raced a write does not fill the cache.
+        self._tags_epoch = 0
+
+    # -- reads ---------------------------------------------------------------
+
+    async def get(self, name: str, reference: str | Digest) -> Manifest:
+        unknown = RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": str(reference)})
+        repository_id = await self._repositories.id_of(name)
+        if repository_id is None:
+            raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": name})
+        digest = (
+            str(reference)
+            if isinstance(reference, Digest)
+            else await self._resolve(repository_id, reference)
+        )
+        if digest is None:
+            raise unknown
+        key = (repository_id, digest)
+        cached = self._by_digest.get(key)
+        if cached is not None:
+            self._by_digest.move_to_end(key)
+            return cached
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(manifests.c.media_type, manifests.c.content)
+                    .where(manifests.c.repository_id == repository_id)
+                    .where(manifests.c.digest == digest)
+                )
+            ).first()
+        if row is None:
+            raise unknown
+        manifest = Manifest(digest, row.media_type, bytes(row.content))
+        self._by_digest[key] = manifest
+        if len(self._by_digest) > _CACHE_ENTRIES:
+            self._by_digest.popitem(last=False)
+        return manifest
+
+    async def _resolve(self, repository_id: int, tag: str) -> str | None:
+        key = (repository_id, tag)
+        digest = self._tags.get(key)
+        if digest is not None:
+            return digest
+        epoch = self._tags_epoch
+        async with self._db.read() as conn:
+            digest = await conn.scalar(
+                sa.select(tags.c.digest)
+                .where(tags.c.repository_id == repository_id)
+                .where(tags.c.name == tag)
+            )
+        if digest is not None and epoch == self._tags_epoch:
+            self._tags[key] = digest
+        return digest
+
+    def _forget_tags(self, repository_id: int, names: list[str]) -> None:
+        self._tags_epoch += 1
+        for name in names:
+            self._tags.pop((repository_id, name), None)
+
+    # -- writes --------------------------------------------------------------
+
+    async def put(
+        self, name: str, reference: str | Digest, content: bytes, content_type: str | None
+    ) -> StoredManifest:
+        """Validate and store a manifest, tagging it when ``reference`` is a tag."""
+        parsed = parse_manifest(content, content_type)
+        if isinstance(reference, Digest):
+            digest = Digest.of(content, reference.algorithm)
+            if digest != reference:
+                raise RegistryError(
+                    ErrorCode.DIGEST_INVALID,
+                    "manifest digest does not match the reference",
+                    {"expected": str(reference), "actual": str(digest)},
+                )
+        else:
+            digest = Digest.of(content)
+        repository_id = await self._repositories.id_of(name)
+        if repository_id is not None:
+            await self._check_references(repository_id, parsed)
+        elif parsed.blobs or parsed.children:
+            missing = (parsed.blobs or parsed.children)[0]
+            raise RegistryError(
+                ErrorCode.MANIFEST_BLOB_UNKNOWN, detail={"digest": str(missing.digest)}
+            )
+        async with self._db.write() as conn:
+            repository_id = await self._repositories.ensure(conn, name)
+            await self._insert(conn, repository_id, str(digest), content, parsed)
+            if not isinstance(reference, Digest):
+                await upsert(
+                    conn,
+                    tags,
+                    {
+                        "repository_id": repository_id,
+                        "name": reference,
+                        "digest": str(digest),
+                        "updated_at": now(),
+                    },
+                    keys=("repository_id", "name"),
+                )
+        self._repositories.remember(name, repository_id)
+        if not isinstance(reference, Digest):
+            self._forget_tags(repository_id, [reference])
+        subject = str(parsed.subject.digest) if parsed.subject else None
+        return StoredManifest(str(digest), subject)
+
+    async def _check_references(self, repository_id: int, parsed: ParsedManifest) -> None:
+        for blob in parsed.blobs:
+            if await self._blobs.linked_size(repository_id, str(blob.digest)) is None:
+                raise RegistryError(
+                    ErrorCode.MANIFEST_BLOB_UNKNOWN, detail={"digest": str(blob.digest)}
+                )
+        if not parsed.children:
+            return
+        wanted = {str(child.digest) for child in parsed.children}
+        async with self._db.read() as conn:
+            found = set(
+                (
+                    await conn.scalars(
+                        sa.select(manifests.c.digest)
+                        .where(manifests.c.repository_id == repository_id)
+                        .where(manifests.c.digest.in_(wanted))
+                    )
+                ).all()
+            )
+        for child in parsed.children:
+            if str(child.digest) not in found:
+                raise RegistryError(
+                    ErrorCode.MANIFEST_BLOB_UNKNOWN, detail={"digest": str(child.digest)}
+                )
+
+    async def _insert(
+        self,
+        conn: AsyncConnection,
+        repository_id: int,
+        digest: str,
+        content: bytes,
+        parsed: ParsedManifest,
+    ) -> None:
+        inserted = await insert_ignore(
+            conn,
+            manifests,
+            {
+                "repository_id": repository_id,
+                "digest": digest,
+                "media_type": parsed.media_type,
+                "artifact_type": parsed.artifact_type,
+                "subject": str(parsed.subject.digest) if parsed.subject else None,
+                "size": len(content),
+                "content": content,
+                "created_at": now(),
+            },
+        )
+        if not inserted:
+            return
+        references = {str(blob.digest): "blob" for blob in parsed.blobs}
+        references.update({str(child.digest): "manifest" for child in parsed.children})
+        if references:
+            await conn.execute(
+                sa.insert(manifest_references),
+                [
+                    {"repository_id": repository_id, "digest": digest, "child": child, "kind": kind}
+                    for child, kind in references.items()
+                ],
+            )
+
+    async def delete(self, name: str, reference: str | Digest) -> None:
+        """Delete a tag, or a manifest (with every tag pointing at it) by digest."""
+        repository_id = await self._repositories.id_of(name)
+        if repository_id is None:
+            raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": name})
+        async with self._db.write() as conn:
+            if isinstance(reference, Digest):
+                digest = str(reference)
+                result = await conn.execute(
+                    sa.delete(manifests)
+                    .where(manifests.c.repository_id == repository_id)
+                    .where(manifests.c.digest == digest)
+                )
+                removed_tags = (
+                    await conn.scalars(
+                        sa.delete(tags)
+                        .where(tags.c.repository_id == repository_id)
+                        .where(tags.c.digest == digest)
+                        .returning(tags.c.name)
+                    )
+                ).all()
+                await conn.execute(
+                    sa.delete(manifest_references)
+                    .where(manifest_references.c.repository_id == repository_id)
+                    .where(manifest_references.c.digest == digest)
+                )
+            else:
+                removed_tags = [reference]
+                result = await conn.execute(
+                    sa.delete(tags)
+                    .where(tags.c.repository_id == repository_id)
+                    .where(tags.c.name == reference)
+                )
+        self._forget_tags(repository_id, list(removed_tags))
+        if isinstance(reference, Digest):
+            self._by_digest.pop((repository_id, str(reference)), None)
+        if result.rowcount == 0:
+            raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": str(reference)})

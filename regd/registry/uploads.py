@@ -1,0 +1,226 @@
+"""Blob uploads: sessions, chunks, verification and commit.
+
+Bytes are hashed as they arrive (sha256, the digest clients use) and staged in the
+blob store; a blob becomes visible only after its digest was verified and the
+staged file was committed by the driver (one fsync, one atomic rename).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from regd.db import Database
+from regd.db.schema import uploads
+from regd.registry.blobs import Blobs
+from regd.registry.clock import now
+from regd.registry.errors import ErrorCode, RegistryError
+from regd.registry.names import Digest
+from regd.registry.repositories import Repositories
+from regd.storage import BlobStore
+
+log = logging.getLogger(__name__)
+
+#: The algorithm hashed while receiving; others are computed from the staged bytes.
+STREAMING_ALGORITHM = "sha256"
+
+
+@dataclass(slots=True)
+class _Progress:
+    """The running hash of an upload's staged bytes (kept in memory between requests)."""
+
+    size: int
+    hasher: Any  # hashlib._Hash
+    lock: asyncio.Lock
+
+
+class Uploads:
+    def __init__(
+        self, db: Database, store: BlobStore, repositories: Repositories, blobs: Blobs
+    ) -> None:
+        self._db = db
+        self._store = store
+        self._repositories = repositories
+        self._blobs = blobs
+        self._progress: dict[str, _Progress] = {}
+
+    # -- sessions ------------------------------------------------------------
+
+    async def start(self, name: str) -> str:
+        """Open an upload session; its id."""
+        upload_id = str(uuid.uuid4())
+        await self._store.create_upload(upload_id)
+        async with self._db.write() as conn:
+            repository_id = await self._repositories.ensure(conn, name)
+            await conn.execute(
+                sa.insert(uploads).values(
+                    id=upload_id, repository_id=repository_id, created_at=now()
+                )
+            )
+        self._repositories.remember(name, repository_id)
+        return upload_id
+
+    async def _check(self, name: str, upload_id: str) -> None:
+        """BLOB_UPLOAD_UNKNOWN unless the session exists and belongs to ``name``."""
+        unknown = RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id})
+        repository_id = await self._repositories.id_of(name)
+        if repository_id is None:
+            raise unknown
+        async with self._db.read() as conn:
+            owner = await conn.scalar(
+                sa.select(uploads.c.repository_id).where(uploads.c.id == upload_id)
+            )
+        if owner != repository_id:
+            raise unknown
+
+    async def size(self, name: str, upload_id: str) -> int:
+        """Bytes received so far."""
+        await self._check(name, upload_id)
+        size = await self._store.upload_size(upload_id)
+        if size is None:
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id})
+        return size
+
+    async def append(
+        self, name: str, upload_id: str, body: AsyncIterator[bytes], start: int | None = None
+    ) -> int:
+        """Append a chunk; ``start`` (from Content-Range) must equal the current size."""
+        await self._check(name, upload_id)
+        progress = await self._progress_of(upload_id)
+        async with progress.lock:
+            if start is not None and start != progress.size:
+                raise _range_error(name, upload_id, progress.size)
+            await self._receive(upload_id, progress, body)
+            return progress.size
+
+    async def finish(
+        self, name: str, upload_id: str, digest: Digest, body: AsyncIterator[bytes] | None
+    ) -> int:
+        """Append the last chunk (if any), verify the digest and commit; the blob's size."""
+        await self._check(name, upload_id)
+        progress = await self._progress_of(upload_id)
+        async with progress.lock:
+            if body is not None:
+                await self._receive(upload_id, progress, body)
+            await self._verify(upload_id, progress, digest)
+            size = progress.size
+            await self._store.commit_upload(upload_id, digest.algorithm, digest.hex)
+            async with self._db.write() as conn:
+                repository_id = await self._repositories.ensure(conn, name)
+                await self._blobs.link(conn, repository_id, str(digest), size)
+                await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
+            self._progress.pop(upload_id, None)
+        return size
+
+    async def upload(self, name: str, digest: Digest, body: AsyncIterator[bytes]) -> int:
+        """A monolithic upload (POST with ``?digest=``): receive, verify, commit."""
+        upload_id = await self.start(name)
+        try:
+            return await self.finish(name, upload_id, digest, body)
+        except BaseException:
+            await self._discard(upload_id)
+            raise
+
+    async def cancel(self, name: str, upload_id: str) -> None:
+        await self._check(name, upload_id)
+        await self._discard(upload_id)
+
+    async def _discard(self, upload_id: str) -> None:
+        self._progress.pop(upload_id, None)
+        await self._store.delete_upload(upload_id)
+        async with self._db.write() as conn:
+            await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
+
+    # -- bytes ---------------------------------------------------------------
+
+    async def _progress_of(self, upload_id: str) -> _Progress:
+        """The running hash; rebuilt from the staged bytes after a restart or a fault."""
+        size = await self._store.upload_size(upload_id)
+        if size is None:
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id})
+        progress = self._progress.get(upload_id)
+        if progress is not None and (progress.size == size or progress.lock.locked()):
+            return progress
+        hasher = hashlib.new(STREAMING_ALGORITHM)
+        rehashed = 0
+        async for chunk in self._store.read_upload(upload_id):
+            hasher.update(chunk)
+            rehashed += len(chunk)
+        progress = _Progress(rehashed, hasher, asyncio.Lock())
+        self._progress[upload_id] = progress
+        return progress
+
+    async def _receive(
+        self, upload_id: str, progress: _Progress, body: AsyncIterator[bytes]
+    ) -> None:
+        writer = await self._store.open_upload(upload_id)
+        try:
+            async for chunk in body:
+                # Write and hash side by side: hashlib releases the GIL on large buffers.
+                await asyncio.gather(
+                    writer.write(chunk), asyncio.to_thread(progress.hasher.update, chunk)
+                )
+                progress.size += len(chunk)
+        except BaseException:
+            # The staged file and the hash may disagree now: rebuild on next use.
+            self._progress.pop(upload_id, None)
+            raise
+        finally:
+            await writer.close()
+
+    async def _verify(self, upload_id: str, progress: _Progress, digest: Digest) -> None:
+        if digest.algorithm == STREAMING_ALGORITHM:
+            actual = progress.hasher.copy().hexdigest()
+        else:
+            hasher = hashlib.new(digest.algorithm)
+            async for chunk in self._store.read_upload(upload_id):
+                await asyncio.to_thread(hasher.update, chunk)
+            actual = hasher.hexdigest()
+        if actual != digest.hex:
+            raise RegistryError(
+                ErrorCode.DIGEST_INVALID,
+                detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"},
+            )
+
+    # -- housekeeping --------------------------------------------------------
+
+    async def expire(self, older_than: float) -> int:
+        """Drop uploads untouched since ``older_than`` (unix time); how many."""
+        expired = 0
+        async for upload_id, modified in self._store.list_uploads():
+            progress = self._progress.get(upload_id)
+            if modified >= older_than or (progress is not None and progress.lock.locked()):
+                continue
+            await self._discard(upload_id)
+            expired += 1
+        async with self._db.write() as conn:
+            # Sessions whose staged bytes are gone (for instance after a crash).
+            stale = (
+                await conn.scalars(sa.select(uploads.c.id).where(uploads.c.created_at < older_than))
+            ).all()
+            for upload_id in stale:
+                if await self._store.upload_size(upload_id) is None:
+                    await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
+                    expired += 1
+        if expired:
+            log.info("expired %d stale upload(s)", expired)
+        return expired
+
+
+def _range_error(name: str, upload_id: str, size: int) -> RegistryError:
+    return RegistryError(
+        ErrorCode.RANGE_INVALID,
+        f"chunk must start at offset {size}",
+        headers={
+            "Location": f"/v2/{name}/blobs/uploads/{upload_id}",
+            "Range": f"0-{max(size - 1, 0)}",
+            "Docker-Upload-UUID": upload_id,
+        },
+    )

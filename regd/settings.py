@@ -1,0 +1,100 @@
+"""regd settings: command-line flags over `REGD_*` environment over a TOML file over defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+DEFAULT_ADDR = "127.0.0.1:5000"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("regd", appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    addr: str = DEFAULT_ADDR
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: SQLAlchemy URL; empty means SQLite at ``DATA_DIR/regd.db``.
+    database_url: str = ""
+    #: Seconds an upload may sit untouched before it is dropped.
+    upload_ttl: float = 24 * 3600.0
+    #: Seconds between sweeps for stale uploads.
+    upload_sweep_interval: float = 600.0
+    access_log: bool = False
+    log_level: str = "INFO"
+    #: Seconds SIGTERM waits for requests in flight.
+    shutdown_timeout: float = 60.0
+
+    @property
+    def host(self) -> str:
+        host, _, _ = self.addr.rpartition(":")
+        return host.strip("[]") or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.addr.rpartition(":")[2])
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'regd.db'}"
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = kinds[name]
+    if kind == "Path":
+        return Path(value).expanduser()
+    if kind == "float":
+        return float(value)
+    if kind == "bool":
+        return (
+            value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        )
+    return str(value)
+
+
+def _validate(settings: Settings) -> Settings:
+    try:
+        port = settings.port
+    except ValueError:
+        raise ValueError(f"invalid address {settings.addr!r}: expected HOST:PORT") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"invalid port in {settings.addr!r}")
+    return settings
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Settings from (lowest first) defaults, the TOML file, ``REGD_*`` and ``overrides``."""
+    environ = os.environ if environ is None else environ
+    names = [f.name for f in fields(Settings)]
+    values: dict[str, Any] = {}
+    config_path = config_file or (
+        Path(environ["REGD_CONFIG"]) if environ.get("REGD_CONFIG") else None
+    )
+    if config_path is not None:
+        with config_path.open("rb") as file:
+            document = tomllib.load(file)
+        unknown = set(document) - set(names)
+        if unknown:
+            raise ValueError(f"{config_path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        values.update({key: _coerce(key, value) for key, value in document.items()})
+    for name in names:
+        raw = environ.get(f"REGD_{name.upper()}")
+        if raw:
+            values[name] = _coerce(name, raw)
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value)
+    return _validate(replace(Settings(), **values))

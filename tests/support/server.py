@@ -1,0 +1,93 @@
+"""Starting a real ``regd serve`` process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+_LISTENING = re.compile(r"regd listening on (http://\S+)")
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class RegdProcess:
+    """A running ``regd serve`` and what it logged."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    log_lines: list[str] = field(default_factory=list)
+
+    @property
+    def host(self) -> str:
+        """``HOST:PORT``, as registry clients want it."""
+        return self.url.removeprefix("http://")
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def log(self) -> str:
+        return "".join(self.log_lines)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def start_regd(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> RegdProcess:
+    """Start ``python -m regd serve`` on a free port and wait for its listening line."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "regd",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    url: str | None = None
+    # Read until the listening line; the rest is drained by a thread so the pipe never fills.
+    timer = threading.Timer(START_TIMEOUT, process.kill)
+    timer.start()
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            match = _LISTENING.search(line)
+            if match:
+                url = match.group(1)
+                break
+    finally:
+        timer.cancel()
+    if url is None:
+        process.kill()
+        raise RuntimeError("regd did not start:\n" + "".join(lines))
+    regd = RegdProcess(url=url, data_dir=data_dir, process=process, log_lines=lines)
+    threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
+    return regd
+
+
+def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
