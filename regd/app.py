@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from regd.db import connect, upgrade
-from regd.http import health, oci
+from regd.http import api, health, oci
 from regd.http.errors import error_middleware
 from regd.http.keys import REGISTRY
 from regd.registry import Registry
@@ -54,4 +54,5 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(lifetime)
     health.add_routes(app)
     oci.add_routes(app)
+    api.add_routes(app)
     return app

@@ -20,6 +20,8 @@ repositories = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(255), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Never reuse the id of a deleted repository: caches are keyed by id.
+    sqlite_autoincrement=True,
 )
 
 #: Blobs committed to storage (content-addressed, shared by all repositories).

@@ -1,9 +1,13 @@
-"""Turning failures into responses: OCI error JSON on /v2/, never a traceback."""
+"""Turning failures into responses, never with a traceback.
+
+``/v2/`` answers with the OCI error body; ``/api/`` with RFC 9457 ``application/problem+json``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -12,8 +16,10 @@ from regd.registry.errors import ErrorCode, RegistryError
 
 log = logging.getLogger(__name__)
 
+PROBLEM_JSON = "application/problem+json"
 
-def error_response(error: RegistryError) -> web.Response:
+
+def oci_error(error: RegistryError) -> web.Response:
     return web.Response(
         status=error.code.status,
         body=json.dumps(error.body()).encode(),
@@ -22,25 +28,55 @@ def error_response(error: RegistryError) -> web.Response:
     )
 
 
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _render(request: web.Request, error: RegistryError) -> web.Response:
+    if request.path.startswith("/api/"):
+        return problem(error.code.status, _problem_detail(error))
+    return oci_error(error)
+
+
+def _problem_detail(error: RegistryError) -> str:
+    if isinstance(error.detail, dict) and error.detail:
+        subject = ", ".join(f"{key} {value!r}" for key, value in error.detail.items())
+        return f"{error.message}: {subject}"
+    return error.message
+
+
+_HTTP_CODES = {404: ErrorCode.NAME_UNKNOWN, 405: ErrorCode.UNSUPPORTED}
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RegistryError as error:
-        return error_response(error)
+        return _render(request, error)
     except web.HTTPException as http_error:
-        if not request.path.startswith("/v2/") or http_error.status < 400:
+        if http_error.status < 400:
             raise
-        code = {404: ErrorCode.NAME_UNKNOWN, 405: ErrorCode.UNSUPPORTED}.get(http_error.status)
-        if code is None:
+        if request.path.startswith("/api/"):
+            return problem(http_error.status, http_error.reason)
+        code = _HTTP_CODES.get(http_error.status)
+        if code is None or not request.path.startswith("/v2/"):
             raise
-        return error_response(RegistryError(code, http_error.reason))
-    except (ConnectionResetError, OSError) as error:
+        return oci_error(RegistryError(code, http_error.reason))
+    except OSError as error:
         if request.transport is None or request.transport.is_closing():
             log.info("%s %s: client went away: %s", request.method, request.path, error)
             raise
         log.exception("%s %s failed", request.method, request.path)
-        return error_response(RegistryError(ErrorCode.UNAVAILABLE, "internal error"))
+        return _render(request, RegistryError(ErrorCode.UNAVAILABLE, "internal error"))
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
-        return error_response(RegistryError(ErrorCode.UNAVAILABLE, "internal error"))
+        return _render(request, RegistryError(ErrorCode.UNAVAILABLE, "internal error"))

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from regd.db import Database
 from regd.registry.blobs import Blobs
+from regd.registry.inventory import Inventory
 from regd.registry.manifests import Manifests
 from regd.registry.referrers import Referrers
 from regd.registry.repositories import Repositories
@@ -26,6 +27,7 @@ class Registry:
         self.manifests = Manifests(db, self.repositories, self.blobs)
         self.tags = Tags(db, self.repositories)
         self.referrers = Referrers(db, self.repositories)
+        self.inventory = Inventory(db, self.repositories, self.blobs, self.manifests)
 
     async def ping(self) -> None:
         """Raise unless the database answers."""

@@ -88,6 +88,10 @@ class Blobs:
         self._repositories.remember(name, repository_id)
         return size
 
+    def forget_repository(self, repository_id: int) -> None:
+        for key in [key for key in self._links if key[0] == repository_id]:
+            del self._links[key]
+
     async def unlink(self, name: str, digest: Digest) -> None:
         """Make a blob invisible in ``name`` (garbage collection frees the bytes)."""
         repository_id = await self._repositories.require(name)

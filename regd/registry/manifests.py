@@ -96,6 +96,14 @@ class Manifests:
             self._tags[key] = digest
         return digest
 
+    def forget_repository(self, repository_id: int) -> None:
+        """Drop every cached entry of a deleted repository."""
+        self._tags_epoch += 1
+        for key in [key for key in self._tags if key[0] == repository_id]:
+            del self._tags[key]
+        for key in [key for key in self._by_digest if key[0] == repository_id]:
+            del self._by_digest[key]
+
     def _forget_tags(self, repository_id: int, names: list[str]) -> None:
         self._tags_epoch += 1
         for name in names:

@@ -55,6 +55,9 @@ class Repositories:
         """Cache an id once the transaction that created it has committed."""
         self._ids[name] = repository_id
 
+    def forget(self, name: str) -> None:
+        self._ids.pop(name, None)
+
     async def catalog(self, limit: int | None, last: str | None) -> list[str]:
         query = sa.select(repositories.c.name).order_by(repositories.c.name)
         if last:

@@ -28,7 +28,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('created_at', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_repositories')),
-    sa.UniqueConstraint('name', name=op.f('uq_repositories_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_repositories_name')),
+    sqlite_autoincrement=True,
     )
     op.create_table('manifests',
     sa.Column('repository_id', sa.Integer(), nullable=False),

@@ -1,0 +1,21 @@
+"""The management API under /api/v1/ (OpenAPI-described at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from regd.http.api import openapi, repositories
+from regd.http.api.routes import ApiRoute
+
+ROUTES: tuple[ApiRoute, ...] = (*repositories.ROUTES,)
+
+
+def add_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    document = openapi.document(ROUTES)
+
+    async def serve_openapi(_request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get(openapi.PATH, serve_openapi)
