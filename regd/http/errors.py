@@ -73,8 +73,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return oci_error(RegistryError(code, http_error.reason))
     except OSError as error:
         if request.transport is None or request.transport.is_closing():
+            # Nobody is left to answer; whatever was staged stays invisible.
             log.info("%s %s: client went away: %s", request.method, request.path, error)
-            raise
+            return _render(request, RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, "incomplete body"))
         log.exception("%s %s failed", request.method, request.path)
         return _render(request, RegistryError(ErrorCode.UNAVAILABLE, "internal error"))
     except Exception:

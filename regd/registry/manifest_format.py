@@ -64,7 +64,7 @@ def _media_type(document: dict[str, Any], content_type: str | None) -> str:
     declared = document.get("mediaType")
     if declared is not None and not isinstance(declared, str):
         raise _invalid("mediaType is not a string")
-    if content_type and declared and content_type != declared:
+    if content_type in mediatypes.MANIFESTS and declared and content_type != declared:
         raise _invalid(f"Content-Type {content_type!r} does not match mediaType {declared!r}")
     media_type = declared or content_type
     if not media_type or media_type in (mediatypes.OCTET_STREAM, "application/json"):
