@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sys
 import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from regd.db import connect, upgrade
-from regd.http import api, health, oci
+from regd.auth.access import AccessController
+from regd.auth.grants import Grants
+from regd.auth.identities import Identities
+from regd.auth.signing import SigningKeys
+from regd.auth.tokens import Tokens
+from regd.db import Database, connect, upgrade
+from regd.http import api, health, oci, token
+from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
-from regd.http.keys import REGISTRY
+from regd.http.keys import ACCESS, REGISTRY, SETTINGS
+from regd.http.oci.access import access_middleware
 from regd.registry import Registry
 from regd.settings import Settings
 from regd.storage import FilesystemStore
@@ -21,12 +30,31 @@ from regd.storage import FilesystemStore
 log = logging.getLogger(__name__)
 
 
-async def open_registry(settings: Settings) -> Registry:
-    """Create the data directory, migrate the database and open the blob store."""
+async def open_database(settings: Settings) -> Database:
+    """Create the data directory and bring the database schema up to date."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     database = connect(settings.effective_database_url)
     await upgrade(database)
-    return Registry(database, FilesystemStore(settings.data_dir))
+    return database
+
+
+async def open_access(database: Database, settings: Settings) -> AccessController:
+    """Signing keys (created on first start) and the ``admin`` user (likewise)."""
+    keys = SigningKeys(settings.data_dir / "keys")
+    await asyncio.to_thread(keys.load)
+    identities = Identities(database)
+    generated = await identities.bootstrap_admin(os.environ.get("REGD_ADMIN_PASSWORD"))
+    if generated is not None:
+        # Shown once, on stderr, never logged: the operator's only chance to read it.
+        print(
+            f"regd: created user 'admin' with password {generated}\n"
+            "regd: this is shown once; set REGD_ADMIN_PASSWORD before the first start to choose it",
+            file=sys.stderr,
+            flush=True,
+        )
+    return AccessController(
+        identities, Tokens(database), Grants(database, identities), keys, settings.service
+    )
 
 
 async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
@@ -39,20 +67,27 @@ async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=1 << 30)
+    app = web.Application(
+        middlewares=[error_middleware, access_middleware, api_auth_middleware],
+        client_max_size=1 << 30,
+    )
+    app[SETTINGS] = settings
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        registry = await open_registry(settings)
+        database = await open_database(settings)
+        registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
+        app[ACCESS] = await open_access(database, settings)
         sweeper = asyncio.create_task(_sweep_uploads(registry, settings))
         yield
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        await registry.db.close()
+        await database.close()
 
     app.cleanup_ctx.append(lifetime)
     health.add_routes(app)
     oci.add_routes(app)
+    token.add_routes(app)
     api.add_routes(app)
     return app

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from regd import __version__
-from regd.app import build_app, open_registry
+from regd.app import build_app, open_database
 from regd.settings import Settings, load
 
 log = logging.getLogger("regd")
@@ -101,8 +101,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 async def _migrate(settings: Settings) -> None:
-    registry = await open_registry(settings)
-    await registry.db.close()
+    database = await open_database(settings)
+    await database.close()
     print(
         f"database at {settings.effective_database_url.split('@')[-1]} is up to date",
         file=sys.stderr,

@@ -32,6 +32,14 @@ class Settings:
     log_level: str = "INFO"
     #: Seconds SIGTERM waits for requests in flight.
     shutdown_timeout: float = 60.0
+    #: The URL clients reach regd at (token realm, Location); empty: from each request.
+    public_url: str = ""
+    #: The ``service`` of registry tokens (the JWT audience).
+    service: str = "regd"
+    #: Seconds a registry token (JWT from /token) lives.
+    token_lifetime: float = 300.0
+    #: Seconds a refresh token (``offline_token=true``, docker's identity token) lives.
+    refresh_token_lifetime: float = 90 * 86400.0
 
     @property
     def host(self) -> str:

@@ -110,3 +110,101 @@ uploads = sa.Table(
     ),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+# -- identities and access ---------------------------------------------------------
+
+#: People. ``admin`` may do everything.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("admin", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Robots: id ``cli-xxxxx``, a secret shown once; pull-only unless granted more.
+api_clients = sa.Table(
+    "api_clients",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("description", sa.String(255), nullable=False, default=""),
+    sa.Column("secret_hash", sa.String(255), nullable=False),
+    sa.Column("owner", sa.String(64), nullable=True),
+    #: A service account of a namespace (repository-name prefix), or None.
+    sa.Column("namespace", sa.String(255), nullable=True),
+    #: JSON list of {"capabilities": [...], "repositories": [glob, ...]} (default: pull).
+    sa.Column("grants", sa.JSON, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Personal access tokens and refresh tokens: opaque, hashed at rest.
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # the accessor, shown in listings
+    sa.Column("name", sa.String(128), nullable=False, default=""),
+    sa.Column("kind", sa.String(16), nullable=False),  # "personal" | "refresh"
+    sa.Column("principal_kind", sa.String(16), nullable=False),  # "user" | "api-client"
+    sa.Column("principal_id", sa.String(64), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256 hex of the secret
+    #: Policy names the token is limited to (JSON list), or null for all of its owner's.
+    sa.Column("policies", sa.JSON, nullable=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_tokens_principal", "principal_kind", "principal_id"),
+)
+
+#: Named capability bundles over repository globs (built-ins are not stored).
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("description", sa.String(255), nullable=False, default=""),
+    #: JSON list of {"capabilities": [...], "repositories": [glob, ...]}.
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Which principal holds which policy.
+policy_bindings = sa.Table(
+    "policy_bindings",
+    metadata,
+    sa.Column("policy", sa.String(64), primary_key=True),
+    sa.Column("principal_kind", sa.String(16), primary_key=True),
+    sa.Column("principal_id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: OpenShift-style roles (registry-viewer, registry-editor) on a namespace prefix.
+role_bindings = sa.Table(
+    "role_bindings",
+    metadata,
+    sa.Column("role", sa.String(64), primary_key=True),
+    sa.Column("principal_kind", sa.String(16), primary_key=True),
+    sa.Column("principal_id", sa.String(64), primary_key=True),
+    sa.Column("namespace", sa.String(255), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Brightbox-style access rules on one repository (by name; they outlive its content).
+access_rules = sa.Table(
+    "access_rules",
+    metadata,
+    sa.Column("repository", sa.String(255), primary_key=True),
+    sa.Column("principal_kind", sa.String(16), primary_key=True),  # user|api-client|public
+    sa.Column("principal_id", sa.String(64), primary_key=True),  # "" for public
+    sa.Column("actions", sa.JSON, nullable=False),  # subset of pull, push, delete
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Who created a repository namespace (may manage its access rules).
+namespace_owners = sa.Table(
+    "namespace_owners",
+    metadata,
+    sa.Column("namespace", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

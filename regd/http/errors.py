@@ -12,6 +12,7 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from regd.auth.identities import IdentityError
 from regd.registry.errors import ErrorCode, RegistryError
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,16 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     )
 
 
+class Problem(Exception):
+    """An /api/ failure with its status and a one-line detail."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
 def _render(request: web.Request, error: RegistryError) -> web.Response:
     if request.path.startswith("/api/"):
         return problem(error.code.status, _problem_detail(error))
@@ -62,6 +73,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RegistryError as error:
         return _render(request, error)
+    except Problem as error:
+        return problem(error.status, error.detail, error.headers)
+    except IdentityError as error:
+        return problem(error.status, error.message)
     except web.HTTPException as http_error:
         if http_error.status < 400:
             raise

@@ -1,9 +1,22 @@
-"""Typed keys for what handlers find on the application."""
+"""Typed keys for what handlers find on the application and the request."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from regd.auth.access import AccessController
+from regd.auth.principals import Principal
 from regd.registry import Registry
+from regd.settings import Settings
 
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry", Registry)
+ACCESS: web.AppKey[AccessController] = web.AppKey("access", AccessController)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+#: The authenticated principal of a request (set by the auth middleware).
+PRINCIPAL = "regd.principal"
+
+
+def principal(request: web.Request) -> Principal:
+    found = request.get(PRINCIPAL)
+    assert isinstance(found, Principal), "auth middleware did not run"
+    return found

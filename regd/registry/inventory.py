@@ -140,6 +140,15 @@ class Inventory:
             for row in rows
         ]
 
+    async def create_repository(self, name: str) -> bool:
+        """Create an empty repository; False when it exists."""
+        if await self._repositories.id_of(name) is not None:
+            return False
+        async with self._db.write() as conn:
+            repository_id = await self._repositories.ensure(conn, name)
+        self._repositories.remember(name, repository_id)
+        return True
+
     async def delete_repository(self, name: str) -> None:
         """Delete a repository with its tags, manifests and blob links (GC frees bytes)."""
         repository_id = await self._repositories.require(name)

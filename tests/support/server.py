@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 
 _LISTENING = re.compile(r"regd listening on (http://\S+)")
+#: The password every test regd gives its ``admin`` user (REGD_ADMIN_PASSWORD).
+ADMIN_PASSWORD = "admin-password-for-tests"
 START_TIMEOUT = 60.0
 
 
@@ -31,8 +33,14 @@ class RegdProcess:
         """``HOST:PORT``, as registry clients want it."""
         return self.url.removeprefix("http://")
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+    def client(self, auth: tuple[str, str] | None = ("admin", ADMIN_PASSWORD)) -> httpx.Client:
+        """An HTTP client, as ``admin`` unless told otherwise (``auth=None``: anonymous)."""
+        return httpx.Client(base_url=self.url, timeout=60, auth=auth)
+
+    @property
+    def admin_creds(self) -> str:
+        """``admin:PASSWORD``, as skopeo's ``--creds`` wants it."""
+        return f"admin:{ADMIN_PASSWORD}"
 
     @property
     def log(self) -> str:
@@ -46,7 +54,12 @@ class RegdProcess:
 
 def start_regd(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> RegdProcess:
     """Start ``python -m regd serve`` on a free port and wait for its listening line."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "REGD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        **(env or {}),
+    }
     process = subprocess.Popen(
         [
             sys.executable,

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from regd.http.api import openapi, repositories
+from regd.http.api import access_rules, api_clients, openapi, policies, repositories, tokens, users
 from regd.http.api.routes import ApiRoute
 
-ROUTES: tuple[ApiRoute, ...] = (*repositories.ROUTES,)
+# Repository sub-resources first: the nested-name pattern would swallow them otherwise.
+ROUTES: tuple[ApiRoute, ...] = (
+    *access_rules.ROUTES,
+    *repositories.ROUTES,
+    *users.ROUTES,
+    *api_clients.ROUTES,
+    *tokens.ROUTES,
+    *policies.ROUTES,
+)
 
 
 def add_routes(app: web.Application) -> None:

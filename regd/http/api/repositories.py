@@ -6,22 +6,22 @@ a ``/-/`` separator: ``/api/v1/repositories/acc-x/myapp/myapp/-/tags/1.0``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from regd.auth.access import REPOSITORY, Resource
+from regd.auth.capabilities import DELETE, PULL, PUSH
+from regd.http.api.auth import require
+from regd.http.api.common import json_body, timestamp
 from regd.http.api.routes import ApiRoute
-from regd.http.keys import REGISTRY
+from regd.http.errors import Problem
+from regd.http.keys import ACCESS, REGISTRY, principal
 from regd.registry.inventory import ManifestInfo, RepositorySummary, TagInfo
 from regd.registry.names import validate_name, validate_tag
 
 BASE = "/api/v1/repositories"
 _NAME = BASE + "/{name:.+}"
-
-
-def timestamp(unix: float) -> str:
-    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _repository(summary: RepositorySummary) -> dict[str, Any]:
@@ -49,43 +49,67 @@ def _manifest(info: ManifestInfo) -> dict[str, Any]:
     }
 
 
-def _name(request: web.Request) -> str:
-    return validate_name(request.match_info["name"])
+async def allowed_name(request: web.Request, action: str) -> str:
+    """The repository name of the path, once the caller may ``action`` on it."""
+    name = validate_name(request.match_info["name"])
+    await require(request, Resource(REPOSITORY, name), action)
+    return name
 
 
 async def list_repositories(request: web.Request) -> web.Response:
     found = await request.app[REGISTRY].inventory.list_repositories(request.query.get("prefix"))
-    return web.json_response([_repository(summary) for summary in found])
+    access, caller = request.app[ACCESS], principal(request)
+    visible = [
+        s for s in found if await access.authorize(caller, Resource(REPOSITORY, s.name), PULL)
+    ]
+    return web.json_response([_repository(summary) for summary in visible])
+
+
+async def create_repository(request: web.Request) -> web.Response:
+    """Create a repository namespace; a user creating it becomes its owner."""
+    body = await json_body(request)
+    name = body.get("name")
+    if not isinstance(name, str):
+        raise Problem(400, "'name' is required")
+    validate_name(name)
+    caller = await require(request, Resource(REPOSITORY, name), PUSH)
+    registry = request.app[REGISTRY]
+    if not await registry.inventory.create_repository(name):
+        raise Problem(409, f"repository {name!r} exists")
+    if caller.kind == "user":
+        await request.app[ACCESS].grants.claim_namespace(name, caller.id)
+    return web.json_response(_repository(await registry.inventory.repository(name)), status=201)
 
 
 async def show_repository(request: web.Request) -> web.Response:
-    summary = await request.app[REGISTRY].inventory.repository(_name(request))
+    summary = await request.app[REGISTRY].inventory.repository(await allowed_name(request, PULL))
     return web.json_response(_repository(summary))
 
 
 async def delete_repository(request: web.Request) -> web.Response:
-    await request.app[REGISTRY].inventory.delete_repository(_name(request))
+    await request.app[REGISTRY].inventory.delete_repository(await allowed_name(request, DELETE))
     return web.Response(status=204)
 
 
 async def list_tags(request: web.Request) -> web.Response:
-    found = await request.app[REGISTRY].inventory.tags(_name(request))
+    found = await request.app[REGISTRY].inventory.tags(await allowed_name(request, PULL))
     return web.json_response([_tag(info) for info in found])
 
 
 async def show_tag(request: web.Request) -> web.Response:
+    name = await allowed_name(request, PULL)
     tag = validate_tag(request.match_info["tag"])
-    return web.json_response(_tag(await request.app[REGISTRY].inventory.tag(_name(request), tag)))
+    return web.json_response(_tag(await request.app[REGISTRY].inventory.tag(name, tag)))
 
 
 async def delete_tag(request: web.Request) -> web.Response:
-    tag = validate_tag(request.match_info["tag"])
-    await request.app[REGISTRY].manifests.delete(_name(request), tag)
+    name = await allowed_name(request, DELETE)
+    await request.app[REGISTRY].manifests.delete(name, validate_tag(request.match_info["tag"]))
     return web.Response(status=204)
 
 
 async def list_manifests(request: web.Request) -> web.Response:
-    found = await request.app[REGISTRY].inventory.manifests(_name(request))
+    found = await request.app[REGISTRY].inventory.manifests(await allowed_name(request, PULL))
     return web.json_response([_manifest(info) for info in found])
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
+from regd.auth.access import REPOSITORY, Resource
+from regd.auth.capabilities import PULL
+from regd.http.keys import ACCESS, principal
 from regd.http.oci.common import name_of, next_link, page_limit, registry
 from regd.registry.mediatypes import OCI_INDEX
 from regd.registry.names import Digest
@@ -24,13 +29,32 @@ def _fetch_limit(limit: int | None) -> int | None:
     return None if limit is None else limit + 1
 
 
+async def _visible_repositories(
+    request: web.Request, wanted: int | None, last: str | None
+) -> list[str]:
+    """Up to ``wanted`` names after ``last`` that the caller may pull, in order."""
+    access, caller = request.app[ACCESS], principal(request)
+    if await access.is_registry_admin(caller):
+        return await registry(request).repositories.catalog(wanted, last)
+    visible: list[str] = []
+    batch = max(wanted or 0, 500)
+    while wanted is None or len(visible) < wanted:
+        names = await registry(request).repositories.catalog(batch, last)
+        for name in names:
+            if await access.authorize(caller, Resource(REPOSITORY, name), PULL):
+                visible.append(name)
+        if len(names) < batch:
+            break
+        last = names[-1]
+    return visible if wanted is None else visible[:wanted]
+
+
 async def catalog(request: web.Request) -> web.Response:
+    """The repositories the caller may pull (all of them for registry admins)."""
     limit = page_limit(request)
     if limit == 0:
         return web.json_response({"repositories": []})
-    names = await registry(request).repositories.catalog(
-        _fetch_limit(limit), request.query.get("last")
-    )
+    names = await _visible_repositories(request, _fetch_limit(limit), request.query.get("last"))
     return _page(request, "repositories", names, limit, {})
 
 
@@ -51,8 +75,6 @@ async def referrers(request: web.Request) -> web.Response:
     artifact_type = request.query.get("artifactType") or None
     found = await registry(request).referrers.list(name, subject, artifact_type)
     headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
-    return web.json_response(
-        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": found},
-        content_type=OCI_INDEX,
-        headers=headers,
-    )
+    # Exactly the index media type: json_response would append "; charset=utf-8".
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": found})
+    return web.Response(body=body.encode(), content_type=OCI_INDEX, headers=headers)

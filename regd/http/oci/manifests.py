@@ -13,7 +13,13 @@ from regd.registry.names import parse_reference
 async def get(request: web.Request) -> web.Response:
     """GET and HEAD: the raw bytes as pushed, with their digest and media type."""
     name = name_of(request)
-    reference = parse_reference(request.match_info["reference"])
+    try:
+        reference = parse_reference(request.match_info["reference"])
+    except RegistryError as error:
+        if error.code is not ErrorCode.TAG_INVALID:
+            raise
+        # No manifest can have a name that is not a tag: it is simply not there.
+        raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail=error.detail) from None
     manifest = await registry(request).manifests.get(name, reference)
     return web.Response(
         body=manifest.content,

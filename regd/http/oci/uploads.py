@@ -6,6 +6,9 @@ import re
 
 from aiohttp import web
 
+from regd.auth.access import REPOSITORY, Resource
+from regd.auth.capabilities import PULL
+from regd.http.keys import ACCESS, principal
 from regd.http.oci.common import body_chunks, digest_param, name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.names import Digest, validate_name
@@ -41,7 +44,11 @@ async def start(request: web.Request) -> web.Response:
     if "mount" in query:
         digest = digest_param(query["mount"])
         source = query.get("from")
-        if source and await reg.blobs.mount(name, digest, validate_name(source)) is not None:
+        if (
+            source
+            and await _may_pull(request, validate_name(source))
+            and await reg.blobs.mount(name, digest, source) is not None
+        ):
             return _created(name, digest)
         # Not mountable: fall back to a new session, as the spec says.
     elif "digest" in query:
@@ -50,6 +57,13 @@ async def start(request: web.Request) -> web.Response:
         return _created(name, digest)
     upload_id = await reg.uploads.start(name)
     return web.Response(status=202, headers=_upload_headers(name, upload_id, 0))
+
+
+async def _may_pull(request: web.Request, source: str) -> bool:
+    """A mount reads the source repository: the caller must be allowed to pull it."""
+    return await request.app[ACCESS].authorize(
+        principal(request), Resource(REPOSITORY, source), PULL
+    )
 
 
 def _range_start(request: web.Request) -> int | None:

@@ -1,0 +1,219 @@
+"""The one access decision, and authentication of whatever credentials a client sends.
+
+Every request — on ``/v2/``, ``/token`` and ``/api/v1/`` — is decided by
+:meth:`AccessController.authorize`. Deny by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import jwt
+
+from regd.auth.capabilities import ADMIN, PULL
+from regd.auth.grants import Grants
+from regd.auth.identities import API_CLIENT_ID, Identities
+from regd.auth.principals import ANONYMOUS, Principal
+from regd.auth.signing import SigningKeys
+from regd.auth.throttle import LoginThrottle
+from regd.auth.tokens import Tokens, looks_like_token
+
+#: Resource kinds: a repository (by name), a Strongbox vault, or the registry itself
+#: (identities, policies, roles: name "*").
+REPOSITORY: Final = "repository"
+VAULT: Final = "vault"
+REGISTRY: Final = "registry"
+#: How long a verified Basic credential is trusted without hashing it again.
+_BASIC_CACHE_SECONDS: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    kind: str
+    name: str = "*"
+
+
+class AccessController:
+    def __init__(
+        self,
+        identities: Identities,
+        tokens: Tokens,
+        grants: Grants,
+        keys: SigningKeys,
+        service: str,
+    ) -> None:
+        self.identities = identities
+        self.tokens = tokens
+        self.grants = grants
+        self.keys = keys
+        self.service = service
+        self.throttle = LoginThrottle()
+        self._basic_cache: dict[str, tuple[Principal, float]] = {}
+        self._jwt_cache: dict[str, tuple[Principal, dict[str, Any], float]] = {}
+
+    # -- the decision --------------------------------------------------------
+
+    async def authorize(self, principal: Principal, resource: Resource, action: str) -> bool:
+        """May ``principal`` do ``action`` on ``resource``? Deny by default."""
+        restriction = None
+        if principal.token_policies is not None:
+            restriction = await self.grants.policy_grants(principal.token_policies)
+            if not any(g.allows(resource.name, action) for g in restriction):
+                return False
+        if principal.admin:
+            return True
+        if principal.anonymous and action != PULL:
+            return False
+        held = await self.grants.grants_of(principal)
+        if resource.kind == REGISTRY:
+            return any(g.allows("*", action) and "*" in g.globs for g in held)
+        return any(g.allows(resource.name, action) for g in held)
+
+    async def allowed_actions(
+        self, principal: Principal, resource: Resource, wanted: list[str]
+    ) -> list[str]:
+        return [action for action in wanted if await self.authorize(principal, resource, action)]
+
+    async def is_registry_admin(self, principal: Principal) -> bool:
+        return await self.authorize(principal, Resource(REGISTRY), ADMIN)
+
+    # -- authentication ------------------------------------------------------
+
+    async def authenticate_basic(self, username: str, secret: str, source: str) -> Principal | None:
+        """user:password, cli-xxxxx:secret, or any-name:token. None when wrong (throttled)."""
+        key = hashlib.sha256(f"{username}\0{secret}".encode()).hexdigest()
+        cached = self._basic_cache.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        delay = self.throttle.delay(source, username)
+        if delay:
+            await asyncio.sleep(delay)
+        principal = await self._check_secret(username, secret)
+        if principal is None:
+            self.throttle.failed(source, username)
+            return None
+        self.throttle.succeeded(source, username)
+        if len(self._basic_cache) > 10_000:
+            self._basic_cache.clear()
+        self._basic_cache[key] = (principal, time.monotonic() + _BASIC_CACHE_SECONDS)
+        return principal
+
+    async def _check_secret(self, username: str, secret: str) -> Principal | None:
+        if looks_like_token(secret):
+            return await self.principal_of_token(secret)
+        if API_CLIENT_ID.fullmatch(username):
+            return await self.identities.check_api_client(username, secret)
+        return await self.identities.check_password(username, secret)
+
+    async def principal_of_token(
+        self, value: str, kinds: tuple[str, ...] = ("personal", "session")
+    ) -> Principal | None:
+        info = await self.tokens.check(value, kinds)
+        if info is None:
+            return None
+        owner = await self._principal(info.principal_kind, info.principal_id)
+        if owner is None:
+            return None
+        policies = tuple(info.policies) if info.policies is not None else None
+        return Principal(owner.kind, owner.id, owner.admin, info.id, policies)
+
+    async def _principal(self, kind: str, principal_id: str) -> Principal | None:
+        """The current state of a principal (it may have been deleted or expired since)."""
+        if kind == "user":
+            try:
+                user = await self.identities.user(principal_id)
+            except Exception:
+                return None
+            return Principal("user", user.name, user.admin)
+        try:
+            client = await self.identities.api_client(principal_id)
+        except Exception:
+            return None
+        return None if client.expired() else Principal("api-client", client.id)
+
+    def forget_credentials(self) -> None:
+        """Drop cached credential checks (after a password change, revocation, deletion)."""
+        self._basic_cache.clear()
+        self._jwt_cache.clear()
+        self.grants.invalidate()
+
+    # -- registry tokens (JWT) -----------------------------------------------
+
+    def issue(
+        self, principal: Principal, access: list[dict[str, Any]], lifetime: float
+    ) -> tuple[str, float]:
+        now = time.time()
+        claims: dict[str, Any] = {
+            "iss": self.service,
+            "sub": principal.subject,
+            "aud": self.service,
+            "iat": int(now),
+            "nbf": int(now) - 5,
+            "exp": int(now + lifetime),
+            "jti": hashlib.sha256(f"{principal.subject}{now}{id(access)}".encode()).hexdigest()[
+                :24
+            ],
+            "access": access,
+        }
+        if principal.admin:
+            claims["adm"] = True
+        if principal.token_id is not None:
+            claims["tok"] = principal.token_id
+            claims["pol"] = (
+                list(principal.token_policies) if principal.token_policies is not None else None
+            )
+        return self.keys.sign(claims), now
+
+    def verify_jwt(self, token: str) -> tuple[Principal, dict[str, Any]] | None:
+        """The principal and claims of a valid registry token (cached for its life)."""
+        cached = self._jwt_cache.get(token)
+        now = time.time()
+        if cached is not None and cached[2] > now:
+            return cached[0], cached[1]
+        try:
+            claims = self.keys.verify(token, self.service)
+        except jwt.InvalidTokenError:
+            return None
+        principal = _principal_from_claims(claims)
+        if principal is None:
+            return None
+        if len(self._jwt_cache) > 50_000:
+            self._jwt_cache.clear()
+        self._jwt_cache[token] = (principal, claims, float(claims["exp"]))
+        return principal, claims
+
+
+def _principal_from_claims(claims: dict[str, Any]) -> Principal | None:
+    subject = claims.get("sub")
+    if subject == "anonymous":
+        return ANONYMOUS
+    if not isinstance(subject, str) or ":" not in subject:
+        return None
+    kind, _, principal_id = subject.partition(":")
+    if kind not in ("user", "api-client"):
+        return None
+    policies = claims.get("pol")
+    return Principal(
+        kind,  # type: ignore[arg-type]
+        principal_id,
+        admin=bool(claims.get("adm")),
+        token_id=claims.get("tok"),
+        token_policies=tuple(policies) if isinstance(policies, list) else None,
+    )
+
+
+def jwt_grants(claims: dict[str, Any], resource_type: str, name: str) -> set[str]:
+    """The actions a registry token grants on one resource."""
+    actions: set[str] = set()
+    for entry in claims.get("access") or []:
+        if (
+            isinstance(entry, dict)
+            and entry.get("type") == resource_type
+            and entry.get("name") == name
+        ):
+            actions.update(a for a in entry.get("actions") or [] if isinstance(a, str))
+    return actions

@@ -1,0 +1,385 @@
+"""The three doors into grants: policies, role bindings and access rules (plus ownership).
+
+Each is stored here; ``grants_of()`` folds them into the :class:`Grant` list of one
+principal, cached until any of them changes in this process.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from regd.auth.capabilities import (
+    ADMIN,
+    BUILTIN_POLICIES,
+    DELETE,
+    PULL,
+    PUSH,
+    ROLES,
+    RULE_ACTIONS,
+    Grant,
+    builtin_policy,
+    grant,
+    namespace_globs,
+)
+from regd.auth.identities import Identities, IdentityError, normalize_grants
+from regd.auth.principals import Principal
+from regd.db import Database
+from regd.db.schema import access_rules, namespace_owners, policies, policy_bindings, role_bindings
+
+POLICY_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+PRINCIPAL_KINDS = ("user", "api-client")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    description: str
+    rules: list[dict[str, Any]]
+    builtin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    repository: str
+    principal_kind: str
+    principal_id: str
+    actions: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleBinding:
+    role: str
+    principal_kind: str
+    principal_id: str
+    namespace: str
+
+
+def _check_principal(kind: str, principal_id: str) -> None:
+    if kind not in PRINCIPAL_KINDS or not principal_id:
+        raise IdentityError(400, "a binding names a principal: kind user or api-client, and its id")
+
+
+class Grants:
+    def __init__(self, db: Database, identities: Identities) -> None:
+        self._db = db
+        self._identities = identities
+        self._cache: dict[str, list[Grant]] = {}
+        self._public: list[Grant] | None = None
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+        self._public = None
+
+    # -- policies ------------------------------------------------------------
+
+    async def policies(self) -> list[Policy]:
+        found = [
+            Policy(name, description, [{"capabilities": sorted(caps), "repositories": ["*"]}], True)
+            for name, (description, caps) in BUILTIN_POLICIES.items()
+        ]
+        async with self._db.read() as conn:
+            rows = (await conn.execute(sa.select(policies).order_by(policies.c.name))).all()
+        found += [Policy(row.name, row.description, list(row.rules), False) for row in rows]
+        return sorted(found, key=lambda policy: policy.name)
+
+    async def policy(self, name: str) -> Policy:
+        for policy in await self.policies():
+            if policy.name == name:
+                return policy
+        raise IdentityError(404, f"no policy {name!r}")
+
+    async def create_policy(self, name: str, description: str, rules: Any) -> Policy:
+        if not POLICY_NAME.fullmatch(name or ""):
+            raise IdentityError(400, "a policy name is lowercase kebab-case (registry-push)")
+        if name in BUILTIN_POLICIES:
+            raise IdentityError(409, f"{name!r} is a built-in policy")
+        checked = normalize_grants(rules)
+        if not checked:
+            raise IdentityError(400, "a policy needs at least one rule")
+        async with self._db.write() as conn:
+            if await conn.scalar(sa.select(policies.c.name).where(policies.c.name == name)):
+                raise IdentityError(409, f"policy {name!r} exists")
+            await conn.execute(
+                sa.insert(policies).values(
+                    name=name, description=description, rules=checked, created_at=time.time()
+                )
+            )
+        self.invalidate()
+        return Policy(name, description, checked, False)
+
+    async def delete_policy(self, name: str) -> None:
+        if name in BUILTIN_POLICIES:
+            raise IdentityError(409, f"{name!r} is a built-in policy")
+        async with self._db.write() as conn:
+            result = await conn.execute(sa.delete(policies).where(policies.c.name == name))
+            await conn.execute(sa.delete(policy_bindings).where(policy_bindings.c.policy == name))
+        self.invalidate()
+        if not result.rowcount:
+            raise IdentityError(404, f"no policy {name!r}")
+
+    async def bind_policy(self, policy: str, kind: str, principal_id: str) -> None:
+        _check_principal(kind, principal_id)
+        await self.policy(policy)
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.delete(policy_bindings)
+                .where(policy_bindings.c.policy == policy)
+                .where(policy_bindings.c.principal_kind == kind)
+                .where(policy_bindings.c.principal_id == principal_id)
+            )
+            await conn.execute(
+                sa.insert(policy_bindings).values(
+                    policy=policy,
+                    principal_kind=kind,
+                    principal_id=principal_id,
+                    created_at=time.time(),
+                )
+            )
+        self.invalidate()
+
+    async def unbind_policy(self, policy: str, kind: str, principal_id: str) -> None:
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.delete(policy_bindings)
+                .where(policy_bindings.c.policy == policy)
+                .where(policy_bindings.c.principal_kind == kind)
+                .where(policy_bindings.c.principal_id == principal_id)
+            )
+        self.invalidate()
+        if not result.rowcount:
+            raise IdentityError(404, f"{kind} {principal_id!r} does not hold policy {policy!r}")
+
+    async def bound_policies(self, kind: str, principal_id: str) -> list[str]:
+        async with self._db.read() as conn:
+            return list(
+                (
+                    await conn.scalars(
+                        sa.select(policy_bindings.c.policy)
+                        .where(policy_bindings.c.principal_kind == kind)
+                        .where(policy_bindings.c.principal_id == principal_id)
+                        .order_by(policy_bindings.c.policy)
+                    )
+                ).all()
+            )
+
+    async def policy_grants(self, names: tuple[str, ...]) -> list[Grant]:
+        result: list[Grant] = []
+        custom = {policy.name: policy for policy in await self.policies() if not policy.builtin}
+        for name in names:
+            builtin = builtin_policy(name)
+            if builtin is not None:
+                result += builtin
+            elif name in custom:
+                result += [grant(r["capabilities"], r["repositories"]) for r in custom[name].rules]
+        return result
+
+    # -- role bindings -------------------------------------------------------
+
+    async def role_bindings(self) -> list[RoleBinding]:
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(role_bindings).order_by(
+                        role_bindings.c.namespace,
+                        role_bindings.c.role,
+                        role_bindings.c.principal_id,
+                    )
+                )
+            ).all()
+        return [RoleBinding(r.role, r.principal_kind, r.principal_id, r.namespace) for r in rows]
+
+    async def bind_role(
+        self, role: str, kind: str, principal_id: str, namespace: str
+    ) -> RoleBinding:
+        if role not in ROLES:
+            raise IdentityError(400, f"unknown role {role!r}: one of {', '.join(sorted(ROLES))}")
+        _check_principal(kind, principal_id)
+        namespace = namespace.strip("/")
+        if not namespace:
+            raise IdentityError(400, "a role binding needs a namespace (repository-name prefix)")
+        binding = RoleBinding(role, kind, principal_id, namespace)
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.delete(role_bindings)
+                .where(role_bindings.c.role == role)
+                .where(role_bindings.c.principal_kind == kind)
+                .where(role_bindings.c.principal_id == principal_id)
+                .where(role_bindings.c.namespace == namespace)
+            )
+            await conn.execute(
+                sa.insert(role_bindings).values(
+                    role=role,
+                    principal_kind=kind,
+                    principal_id=principal_id,
+                    namespace=namespace,
+                    created_at=time.time(),
+                )
+            )
+        self.invalidate()
+        return binding
+
+    async def unbind_role(self, role: str, kind: str, principal_id: str, namespace: str) -> None:
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.delete(role_bindings)
+                .where(role_bindings.c.role == role)
+                .where(role_bindings.c.principal_kind == kind)
+                .where(role_bindings.c.principal_id == principal_id)
+                .where(role_bindings.c.namespace == namespace.strip("/"))
+            )
+        self.invalidate()
+        if not result.rowcount:
+            raise IdentityError(404, "no such role binding")
+
+    # -- access rules --------------------------------------------------------
+
+    async def access_rules(self, repository: str) -> list[AccessRule]:
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(access_rules)
+                    .where(access_rules.c.repository == repository)
+                    .order_by(access_rules.c.principal_kind, access_rules.c.principal_id)
+                )
+            ).all()
+        return [_rule(row) for row in rows]
+
+    async def set_access_rule(
+        self, repository: str, kind: str, principal_id: str, actions: Any
+    ) -> AccessRule:
+        if kind == "public":
+            principal_id = ""
+            if actions != [PULL]:
+                raise IdentityError(400, "a public access rule grants pull and nothing else")
+        else:
+            _check_principal(kind, principal_id)
+        if not isinstance(actions, list) or not actions or not set(actions) <= RULE_ACTIONS:
+            raise IdentityError(400, "actions: a non-empty list of pull, push, delete")
+        rule = AccessRule(repository, kind, principal_id, sorted(set(actions)))
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.delete(access_rules)
+                .where(access_rules.c.repository == repository)
+                .where(access_rules.c.principal_kind == kind)
+                .where(access_rules.c.principal_id == principal_id)
+            )
+            await conn.execute(
+                sa.insert(access_rules).values(
+                    repository=repository,
+                    principal_kind=kind,
+                    principal_id=principal_id,
+                    actions=rule.actions,
+                    created_at=time.time(),
+                )
+            )
+        self.invalidate()
+        return rule
+
+    async def remove_access_rule(self, repository: str, kind: str, principal_id: str) -> None:
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.delete(access_rules)
+                .where(access_rules.c.repository == repository)
+                .where(access_rules.c.principal_kind == kind)
+                .where(access_rules.c.principal_id == ("" if kind == "public" else principal_id))
+            )
+        self.invalidate()
+        if not result.rowcount:
+            raise IdentityError(404, "no such access rule")
+
+    # -- ownership -----------------------------------------------------------
+
+    async def claim_namespace(self, namespace: str, owner: str) -> bool:
+        """Record ``owner`` as the creator of ``namespace`` unless someone already is."""
+        async with self._db.write() as conn:
+            if await conn.scalar(
+                sa.select(namespace_owners.c.owner).where(namespace_owners.c.namespace == namespace)
+            ):
+                return False
+            await conn.execute(
+                sa.insert(namespace_owners).values(
+                    namespace=namespace, owner=owner, created_at=time.time()
+                )
+            )
+        self.invalidate()
+        return True
+
+    async def owner_of(self, namespace: str) -> str | None:
+        async with self._db.read() as conn:
+            owner = await conn.scalar(
+                sa.select(namespace_owners.c.owner).where(namespace_owners.c.namespace == namespace)
+            )
+        return owner
+
+    # -- folding -------------------------------------------------------------
+
+    async def public_grants(self) -> list[Grant]:
+        if self._public is None:
+            async with self._db.read() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(access_rules.c.repository).where(
+                            access_rules.c.principal_kind == "public"
+                        )
+                    )
+                ).all()
+            self._public = [grant([PULL], [row.repository for row in rows])] if rows else []
+        return self._public
+
+    async def grants_of(self, principal: Principal) -> list[Grant]:
+        """Every grant of a user or API client (public grants included)."""
+        key = principal.subject
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        found = list(await self.public_grants())
+        if not principal.anonymous:
+            found += await self._own_grants(principal)
+        self._cache[key] = found
+        return found
+
+    async def _own_grants(self, principal: Principal) -> list[Grant]:
+        kind, principal_id = principal.kind, principal.id
+        found = await self.policy_grants(tuple(await self.bound_policies(kind, principal_id)))
+        if kind == "api-client":
+            client = await self._identities.api_client(principal_id)
+            found += client.as_grants()
+        async with self._db.read() as conn:
+            roles = (
+                await conn.execute(
+                    sa.select(role_bindings.c.role, role_bindings.c.namespace)
+                    .where(role_bindings.c.principal_kind == kind)
+                    .where(role_bindings.c.principal_id == principal_id)
+                )
+            ).all()
+            rules = (
+                await conn.execute(
+                    sa.select(access_rules.c.repository, access_rules.c.actions)
+                    .where(access_rules.c.principal_kind == kind)
+                    .where(access_rules.c.principal_id == principal_id)
+                )
+            ).all()
+            owned = (
+                (
+                    await conn.scalars(
+                        sa.select(namespace_owners.c.namespace).where(
+                            namespace_owners.c.owner == principal_id
+                        )
+                    )
+                ).all()
+                if kind == "user"
+                else []
+            )
+        found += [grant(ROLES[row.role][1], namespace_globs(row.namespace)) for row in roles]
+        found += [grant(row.actions, [row.repository]) for row in rules]
+        found += [grant([PULL, PUSH, DELETE, ADMIN], namespace_globs(ns)) for ns in owned]
+        return found
+
+
+def _rule(row: Any) -> AccessRule:
+    return AccessRule(row.repository, row.principal_kind, row.principal_id, list(row.actions))

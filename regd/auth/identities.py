@@ -1,0 +1,275 @@
+"""Users and API clients: creation, secrets, lookup."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from regd.auth.capabilities import CAPABILITIES, PULL, Grant, grant
+from regd.auth.principals import Principal
+from regd.auth.secrets import (
+    hash_password,
+    random_id,
+    random_secret,
+    same_hash,
+    token_hash,
+    verify_password,
+)
+from regd.db import Database
+from regd.db.schema import api_clients, users
+
+USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+API_CLIENT_ID = re.compile(r"cli-[a-z0-9]{5}")
+MIN_PASSWORD_LENGTH = 8
+
+
+class IdentityError(Exception):
+    """A request about identities that cannot be done (HTTP layer: 4xx)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    admin: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApiClient:
+    id: str
+    description: str
+    owner: str | None
+    namespace: str | None
+    grants: list[dict[str, Any]] = field(default_factory=list)
+    expires_at: float | None = None
+    created_at: float = 0.0
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or time.time())
+
+    def as_grants(self) -> list[Grant]:
+        return [grant(item["capabilities"], item["repositories"]) for item in self.grants]
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise IdentityError(400, f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def normalize_grants(raw: Any) -> list[dict[str, Any]]:
+    """Validate ``[{"capabilities": [...], "repositories": [...]}]`` (default: pull on nothing)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise IdentityError(400, "grants must be a list")
+    result = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise IdentityError(400, "each grant is an object")
+        capabilities = item.get("capabilities", [PULL])
+        repositories = item.get("repositories")
+        if not isinstance(capabilities, list) or not set(capabilities) <= CAPABILITIES:
+            raise IdentityError(
+                400, f"capabilities must be among {', '.join(sorted(CAPABILITIES))}"
+            )
+        if (
+            not isinstance(repositories, list)
+            or not repositories
+            or not all(isinstance(glob, str) and glob for glob in repositories)
+        ):
+            raise IdentityError(400, "repositories must be a non-empty list of names or globs")
+        result.append({"capabilities": sorted(set(capabilities)), "repositories": repositories})
+    return result
+
+
+class Identities:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- users ---------------------------------------------------------------
+
+    async def bootstrap_admin(self, password: str | None) -> str | None:
+        """Create ``admin`` when no user exists; the generated password, if one was made."""
+        async with self._db.read() as conn:
+            if await conn.scalar(sa.select(sa.func.count()).select_from(users)):
+                return None
+        generated = None
+        if not password:
+            generated = password = random_secret(18)
+        await self.create_user("admin", password, admin=True)
+        return generated
+
+    async def create_user(self, name: str, password: str, admin: bool = False) -> User:
+        if not USER_NAME.fullmatch(name) or API_CLIENT_ID.fullmatch(name):
+            raise IdentityError(400, f"invalid user name {name!r}: [a-z0-9][a-z0-9._-]{{0,63}}")
+        _check_password(password)
+        user = User(name, admin, time.time())
+        password_hash = await hash_password(password)
+        async with self._db.write() as conn:
+            if await conn.scalar(sa.select(users.c.name).where(users.c.name == name)):
+                raise IdentityError(409, f"user {name!r} exists")
+            await conn.execute(
+                sa.insert(users).values(
+                    name=name, password_hash=password_hash, admin=admin, created_at=user.created_at
+                )
+            )
+        return user
+
+    async def users(self) -> list[User]:
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(users.c.name, users.c.admin, users.c.created_at).order_by(
+                        users.c.name
+                    )
+                )
+            ).all()
+        return [User(row.name, bool(row.admin), row.created_at) for row in rows]
+
+    async def user(self, name: str) -> User:
+        for user in await self.users():
+            if user.name == name:
+                return user
+        raise IdentityError(404, f"no user {name!r}")
+
+    async def set_password(self, name: str, password: str) -> None:
+        _check_password(password)
+        password_hash = await hash_password(password)
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(users).where(users.c.name == name).values(password_hash=password_hash)
+            )
+        if not result.rowcount:
+            raise IdentityError(404, f"no user {name!r}")
+
+    async def delete_user(self, name: str) -> None:
+        if name == "admin":
+            raise IdentityError(409, "the admin user cannot be deleted")
+        async with self._db.write() as conn:
+            result = await conn.execute(sa.delete(users).where(users.c.name == name))
+        if not result.rowcount:
+            raise IdentityError(404, f"no user {name!r}")
+
+    # -- API clients ---------------------------------------------------------
+
+    async def create_api_client(
+        self,
+        description: str = "",
+        owner: str | None = None,
+        grants: Any = None,
+        namespace: str | None = None,
+        expires_at: float | None = None,
+    ) -> tuple[ApiClient, str]:
+        """A new robot and its secret (shown once)."""
+        secret = random_secret(24)
+        checked = normalize_grants(grants)
+        async with self._db.write() as conn:
+            while True:
+                client_id = random_id("cli-", 5)
+                if not await conn.scalar(
+                    sa.select(api_clients.c.id).where(api_clients.c.id == client_id)
+                ):
+                    break
+            client = ApiClient(
+                client_id, description, owner, namespace, checked, expires_at, time.time()
+            )
+            await conn.execute(
+                sa.insert(api_clients).values(
+                    id=client.id,
+                    description=description,
+                    secret_hash=token_hash(secret),
+                    owner=owner,
+                    namespace=namespace,
+                    grants=checked,
+                    expires_at=expires_at,
+                    created_at=client.created_at,
+                )
+            )
+        return client, secret
+
+    async def api_clients(self, owner: str | None = None) -> list[ApiClient]:
+        query = sa.select(api_clients).order_by(api_clients.c.id)
+        if owner is not None:
+            query = query.where(api_clients.c.owner == owner)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_api_client(row) for row in rows]
+
+    async def api_client(self, client_id: str) -> ApiClient:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(sa.select(api_clients).where(api_clients.c.id == client_id))
+            ).first()
+        if row is None:
+            raise IdentityError(404, f"no API client {client_id!r}")
+        return _api_client(row)
+
+    async def reset_secret(self, client_id: str) -> str:
+        secret = random_secret(24)
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(api_clients)
+                .where(api_clients.c.id == client_id)
+                .values(secret_hash=token_hash(secret))
+            )
+        if not result.rowcount:
+            raise IdentityError(404, f"no API client {client_id!r}")
+        return secret
+
+    async def delete_api_client(self, client_id: str) -> None:
+        async with self._db.write() as conn:
+            result = await conn.execute(sa.delete(api_clients).where(api_clients.c.id == client_id))
+        if not result.rowcount:
+            raise IdentityError(404, f"no API client {client_id!r}")
+
+    # -- authentication ------------------------------------------------------
+
+    async def check_password(self, name: str, password: str) -> Principal | None:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(users.c.password_hash, users.c.admin).where(users.c.name == name)
+                )
+            ).first()
+        if row is None:
+            await hash_password(password)  # same cost whether or not the user exists
+            return None
+        if not await verify_password(row.password_hash, password):
+            return None
+        return Principal("user", name, admin=bool(row.admin))
+
+    async def check_api_client(self, client_id: str, secret: str) -> Principal | None:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(api_clients.c.secret_hash, api_clients.c.expires_at).where(
+                        api_clients.c.id == client_id
+                    )
+                )
+            ).first()
+        if row is None or not same_hash(row.secret_hash, token_hash(secret)):
+            return None
+        if row.expires_at is not None and row.expires_at <= time.time():
+            return None
+        return Principal("api-client", client_id)
+
+
+def _api_client(row: Any) -> ApiClient:
+    return ApiClient(
+        row.id,
+        row.description,
+        row.owner,
+        row.namespace,
+        list(row.grants or []),
+        row.expires_at,
+        row.created_at,
+    )

@@ -1,0 +1,169 @@
+"""Opaque tokens: personal access tokens, short-lived session tokens and refresh tokens.
+
+A token reads ``regd_<accessor>_<secret>``. The accessor names it in listings and
+revocation; only a sha256 of the secret is stored.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import sqlalchemy as sa
+
+from regd.auth.capabilities import BUILTIN_POLICIES
+from regd.auth.identities import IdentityError
+from regd.auth.principals import Principal
+from regd.auth.secrets import random_id, random_secret, same_hash, token_hash
+from regd.db import Database
+from regd.db.schema import tokens
+
+TokenKind = Literal["personal", "session", "refresh"]
+_FORMAT: Final = re.compile(r"regd_([a-z0-9]{12})_([A-Za-z0-9_-]{20,})")
+MAX_TTL: Final = 10 * 365 * 24 * 3600.0
+_TTL_PART: Final = re.compile(r"(\d+)([ywdhms])")
+_TTL_UNITS: Final = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_ttl(text: str) -> float:
+    """``4h``, ``30m``, ``1y2d5h`` or plain seconds; an unlimited token is refused."""
+    text = text.strip().lower()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        parts = _TTL_PART.findall(text)
+        if not parts or "".join(number + unit for number, unit in parts) != text:
+            raise IdentityError(400, f"invalid ttl {text!r}: write it like 4h, 30m or 1y2d5h")
+        seconds = float(sum(int(number) * _TTL_UNITS[unit] for number, unit in parts))
+    if seconds <= 0 or seconds > MAX_TTL:
+        raise IdentityError(400, "a token's ttl must be positive and at most 10y")
+    return seconds
+
+
+def looks_like_token(secret: str) -> bool:
+    return _FORMAT.fullmatch(secret) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    name: str
+    kind: str
+    principal_kind: str
+    principal_id: str
+    policies: list[str] | None
+    expires_at: float
+    revoked_at: float | None
+    created_at: float
+
+
+class Tokens:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        owner: Principal,
+        kind: TokenKind,
+        ttl: float,
+        name: str = "",
+        policies: list[str] | None = None,
+    ) -> tuple[TokenInfo, str]:
+        """A new token for ``owner`` and its value (shown once)."""
+        if owner.anonymous:
+            raise IdentityError(401, "tokens are for authenticated principals")
+        if policies is not None:
+            unknown = [policy for policy in policies if not isinstance(policy, str) or not policy]
+            if unknown:
+                raise IdentityError(400, "policies must be a list of policy names")
+        # A token never holds more than the principal it was minted from.
+        if owner.token_policies is not None:
+            policies = [p for p in (policies or owner.token_policies) if p in owner.token_policies]
+        accessor = random_id("", 12)
+        secret = random_secret(32)
+        now = time.time()
+        info = TokenInfo(accessor, name, kind, owner.kind, owner.id, policies, now + ttl, None, now)
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.insert(tokens).values(
+                    id=accessor,
+                    name=name,
+                    kind=kind,
+                    principal_kind=owner.kind,
+                    principal_id=owner.id,
+                    secret_hash=token_hash(secret),
+                    policies=policies,
+                    expires_at=info.expires_at,
+                    created_at=now,
+                )
+            )
+        return info, f"regd_{accessor}_{secret}"
+
+    async def check(
+        self, value: str, kinds: tuple[str, ...] = ("personal", "session")
+    ) -> TokenInfo | None:
+        """The token's record when ``value`` is valid, unexpired and unrevoked."""
+        match = _FORMAT.fullmatch(value)
+        if match is None:
+            return None
+        accessor, secret = match.groups()
+        async with self._db.read() as conn:
+            row = (await conn.execute(sa.select(tokens).where(tokens.c.id == accessor))).first()
+        if (
+            row is None
+            or row.kind not in kinds
+            or not same_hash(row.secret_hash, token_hash(secret))
+        ):
+            return None
+        if row.revoked_at is not None or row.expires_at <= time.time():
+            return None
+        return _info(row)
+
+    async def list(
+        self, principal_kind: str | None = None, principal_id: str | None = None
+    ) -> list[TokenInfo]:
+        query = sa.select(tokens).where(tokens.c.kind != "refresh").order_by(tokens.c.created_at)
+        if principal_kind is not None:
+            query = query.where(tokens.c.principal_kind == principal_kind)
+        if principal_id is not None:
+            query = query.where(tokens.c.principal_id == principal_id)
+        async with self._db.read() as conn:
+            return [_info(row) for row in (await conn.execute(query)).all()]
+
+    async def get(self, accessor: str) -> TokenInfo:
+        async with self._db.read() as conn:
+            row = (await conn.execute(sa.select(tokens).where(tokens.c.id == accessor))).first()
+        if row is None:
+            raise IdentityError(404, f"no token {accessor!r}")
+        return _info(row)
+
+    async def revoke(self, accessor: str) -> None:
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(tokens)
+                .where(tokens.c.id == accessor)
+                .where(tokens.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        if not result.rowcount:
+            raise IdentityError(404, f"no active token {accessor!r}")
+
+
+def known_policy_names() -> frozenset[str]:
+    return frozenset(BUILTIN_POLICIES)
+
+
+def _info(row: Any) -> TokenInfo:
+    return TokenInfo(
+        row.id,
+        row.name,
+        row.kind,
+        row.principal_kind,
+        row.principal_id,
+        list(row.policies) if row.policies is not None else None,
+        row.expires_at,
+        row.revoked_at,
+        row.created_at,
+    )

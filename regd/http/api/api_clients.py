@@ -1,0 +1,195 @@
+"""``/api/v1/api-clients``: robots (``cli-xxxxx``) with a secret shown once.
+
+Pull-only unless granted more. A caller may give a robot only capabilities it could
+manage itself: ``admin`` over each repository glob, and each capability over it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from regd.auth.access import REPOSITORY, Resource
+from regd.auth.capabilities import ADMIN, ROLES
+from regd.auth.identities import ApiClient, normalize_grants
+from regd.auth.tokens import parse_ttl
+from regd.http.api.auth import is_admin
+from regd.http.api.common import field, json_body, timestamp
+from regd.http.api.routes import ApiRoute
+from regd.http.errors import Problem
+from regd.http.keys import ACCESS, principal
+
+BASE = "/api/v1/api-clients"
+
+
+def _client(client: ApiClient, policies: list[str]) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "description": client.description,
+        "owner": client.owner,
+        "namespace": client.namespace,
+        "grants": client.grants,
+        "policies": policies,
+        "expires-at": timestamp(client.expires_at),
+        "created-at": timestamp(client.created_at),
+    }
+
+
+async def _render(request: web.Request, client: ApiClient) -> dict[str, Any]:
+    return _client(client, await request.app[ACCESS].grants.bound_policies("api-client", client.id))
+
+
+async def _may_grant(request: web.Request, grants: list[dict[str, Any]]) -> None:
+    access, caller = request.app[ACCESS], principal(request)
+    for item in grants:
+        for glob in item["repositories"]:
+            for capability in {ADMIN, *item["capabilities"]}:
+                if not await access.authorize(caller, Resource(REPOSITORY, glob), capability):
+                    raise Problem(403, f"{caller} may not grant {capability} on {glob!r}")
+
+
+async def list_clients(request: web.Request) -> web.Response:
+    identities = request.app[ACCESS].identities
+    caller = principal(request)
+    found = await identities.api_clients(None if await is_admin(request) else caller.id)
+    return web.json_response([await _render(request, client) for client in found])
+
+
+async def create_client(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    caller = principal(request)
+    access = request.app[ACCESS]
+    grants = normalize_grants(field(body, "grants", list, None))
+    namespace = field(body, "namespace", str, None)
+    role = field(body, "role", str, None)
+    if role is not None and (role not in ROLES or not namespace):
+        raise Problem(400, f"role is one of {', '.join(sorted(ROLES))}, bound with a namespace")
+    if namespace and role:
+        grants.append(
+            {"capabilities": sorted(ROLES[role][1]), "repositories": [namespace, namespace + "/*"]}
+        )
+    await _may_grant(request, grants)
+    ttl = field(body, "ttl", str, None)
+    client, secret = await access.identities.create_api_client(
+        description=field(body, "description", str, ""),
+        owner=caller.id if caller.kind == "user" else None,
+        grants=grants,
+        namespace=namespace,
+        expires_at=time.time() + parse_ttl(ttl) if ttl else None,
+    )
+    return web.json_response({**await _render(request, client), "secret": secret}, status=201)
+
+
+async def _visible(request: web.Request) -> ApiClient:
+    client = await request.app[ACCESS].identities.api_client(request.match_info["id"])
+    caller = principal(request)
+    if client.owner != caller.id and not await is_admin(request):
+        raise Problem(404, f"no API client {client.id!r}")
+    return client
+
+
+async def show_client(request: web.Request) -> web.Response:
+    return web.json_response(await _render(request, await _visible(request)))
+
+
+async def reset_secret(request: web.Request) -> web.Response:
+    client = await _visible(request)
+    access = request.app[ACCESS]
+    secret = await access.identities.reset_secret(client.id)
+    access.forget_credentials()
+    return web.json_response({**await _render(request, client), "secret": secret})
+
+
+async def delete_client(request: web.Request) -> web.Response:
+    client = await _visible(request)
+    access = request.app[ACCESS]
+    await access.identities.delete_api_client(client.id)
+    access.forget_credentials()
+    return web.Response(status=204)
+
+
+_GRANTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "capabilities": {"type": "array", "items": {"type": "string"}},
+            "repositories": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+_CLIENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^cli-[a-z0-9]{5}$"},
+        "description": {"type": "string"},
+        "owner": {"type": ["string", "null"]},
+        "namespace": {"type": ["string", "null"]},
+        "grants": _GRANTS,
+        "policies": {"type": "array", "items": {"type": "string"}},
+        "expires-at": {"type": ["string", "null"]},
+        "created-at": {"type": "string"},
+        "secret": {"type": "string", "description": "only at creation and reset"},
+    },
+}
+_NEW_CLIENT = {
+    "type": "object",
+    "properties": {
+        "description": {"type": "string"},
+        "grants": _GRANTS,
+        "namespace": {"type": "string"},
+        "role": {"type": "string", "enum": sorted(ROLES)},
+        "ttl": {"type": "string"},
+    },
+}
+_DENIED = {401: "authentication required", 403: "not allowed"}
+
+ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute(
+        "GET",
+        BASE,
+        list_clients,
+        "List API clients (yours; admins: all)",
+        "api-clients",
+        {200: "API clients", **_DENIED},
+        {"type": "array", "items": _CLIENT},
+    ),
+    ApiRoute(
+        "POST",
+        BASE,
+        create_client,
+        "Create an API client; the secret is shown once",
+        "api-clients",
+        {201: "created", 400: "invalid", **_DENIED},
+        _CLIENT,
+        _NEW_CLIENT,
+    ),
+    ApiRoute(
+        "GET",
+        BASE + "/{id}",
+        show_client,
+        "Show an API client",
+        "api-clients",
+        {200: "the API client", 404: "no such API client", **_DENIED},
+        _CLIENT,
+    ),
+    ApiRoute(
+        "POST",
+        BASE + "/{id}/reset-secret",
+        reset_secret,
+        "Give an API client a new secret",
+        "api-clients",
+        {200: "the new secret, shown once", 404: "no such API client", **_DENIED},
+        _CLIENT,
+    ),
+    ApiRoute(
+        "DELETE",
+        BASE + "/{id}",
+        delete_client,
+        "Delete an API client",
+        "api-clients",
+        {204: "deleted", 404: "no such API client", **_DENIED},
+    ),
+)

@@ -1,0 +1,46 @@
+"""Authentication of /api/ requests, and the helpers handlers use to ask ``authorize()``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from regd.auth.access import REGISTRY, Resource
+from regd.auth.capabilities import ADMIN
+from regd.auth.principals import Principal
+from regd.http.api import openapi
+from regd.http.authn import BadCredentials, authenticate
+from regd.http.errors import Problem
+from regd.http.keys import ACCESS, PRINCIPAL, principal
+
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="regd", Bearer realm="regd"'}
+
+
+@web.middleware
+async def api_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/api/") or request.path == openapi.PATH:
+        return await handler(request)
+    try:
+        credentials = await authenticate(request)
+    except BadCredentials as error:
+        raise Problem(401, str(error), _CHALLENGE) from None
+    if credentials.principal.anonymous:
+        raise Problem(401, "authentication required", _CHALLENGE)
+    request[PRINCIPAL] = credentials.principal
+    return await handler(request)
+
+
+async def require(request: web.Request, resource: Resource, action: str) -> Principal:
+    """The caller, when ``authorize()`` allows ``action`` on ``resource``; 403 otherwise."""
+    caller = principal(request)
+    if not await request.app[ACCESS].authorize(caller, resource, action):
+        raise Problem(403, f"{caller} may not {action} {resource.kind} {resource.name!r}")
+    return caller
+
+
+async def require_admin(request: web.Request) -> Principal:
+    return await require(request, Resource(REGISTRY), ADMIN)
+
+
+async def is_admin(request: web.Request) -> bool:
+    return await request.app[ACCESS].is_registry_admin(principal(request))

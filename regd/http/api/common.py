@@ -1,0 +1,57 @@
+"""Request bodies, principal references and timestamps for the management API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from regd.http.errors import Problem
+
+PRINCIPAL_KINDS = ("user", "api-client")
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object in the body; 400 when it is not one."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Problem(400, f"the body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise Problem(400, "the body must be a JSON object")
+    return body
+
+
+def field(
+    body: dict[str, Any], name: str, kind: type, default: Any = ..., required: bool = False
+) -> Any:
+    value = body.get(name, default)
+    if value is ... or (required and value is None):
+        raise Problem(400, f"{name!r} is required")
+    if value is not None and value is not default and not isinstance(value, kind):
+        raise Problem(400, f"{name!r} must be a {kind.__name__}")
+    return value
+
+
+def parse_principal(reference: str, allow_public: bool = False) -> tuple[str, str]:
+    """``user:alice`` / ``api-client:cli-ab12c`` (/ ``public``) -> (kind, id)."""
+    if allow_public and reference == "public":
+        return "public", ""
+    kind, sep, principal_id = reference.partition(":")
+    if not sep or kind not in PRINCIPAL_KINDS or not principal_id:
+        expected = "user:NAME, api-client:ID" + (" or public" if allow_public else "")
+        raise Problem(400, f"invalid principal {reference!r}: expected {expected}")
+    return kind, principal_id
+
+
+def principal_ref(kind: str, principal_id: str) -> str:
+    return "public" if kind == "public" else f"{kind}:{principal_id}"
+
+
+def timestamp(unix: float | None) -> str | None:
+    if unix is None:
+        return None
+    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

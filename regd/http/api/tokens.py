@@ -1,0 +1,199 @@
+"""``/api/v1/tokens``: personal access tokens; ``/api/v1/token``: a short-lived one for the caller.
+
+Also ``/api/v1/strongbox/token/create-token`` (supctl's ``do strongbox token create-token``).
+A token's value is shown once, at creation; listings show its accessor (``id``) only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from regd.auth.tokens import TokenInfo, parse_ttl
+from regd.http.api.auth import is_admin
+from regd.http.api.common import field, json_body, principal_ref, timestamp
+from regd.http.api.routes import ApiRoute
+from regd.http.errors import Problem
+from regd.http.keys import ACCESS, principal
+
+BASE = "/api/v1/tokens"
+SESSION_TTL = 3600.0
+
+
+def _token(info: TokenInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "kind": info.kind,
+        "principal": principal_ref(info.principal_kind, info.principal_id),
+        "policies": info.policies,
+        "expires-at": timestamp(info.expires_at),
+        "revoked-at": timestamp(info.revoked_at),
+        "created-at": timestamp(info.created_at),
+    }
+
+
+def _ttl(value: Any, default: str | None) -> float:
+    if value is None:
+        if default is None:
+            raise Problem(400, "'ttl' is required: an unlimited token is refused")
+        value = default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(int(value))
+    if not isinstance(value, str):
+        raise Problem(400, "'ttl' is a duration like 4h, 30m or 1y2d5h")
+    return parse_ttl(value)
+
+
+async def _create(request: web.Request, kind: str, default_ttl: str | None) -> dict[str, Any]:
+    body = await json_body(request)
+    policies = field(body, "policies", list, None)
+    if isinstance(policies, list):
+        known = {policy.name for policy in await request.app[ACCESS].grants.policies()}
+        unknown = [p for p in policies if p not in known]
+        if unknown:
+            raise Problem(400, f"unknown policies: {', '.join(map(str, unknown))}")
+    info, value = await request.app[ACCESS].tokens.create(
+        principal(request),
+        "personal" if kind == "personal" else "session",
+        _ttl(body.get("ttl"), default_ttl),
+        name=field(body, "name", str, ""),
+        policies=policies,
+    )
+    return {
+        **_token(info),
+        "token": value,
+        "accessor": info.id,
+        "creation-time": timestamp(info.created_at),
+    }
+
+
+async def create_token(request: web.Request) -> web.Response:
+    return web.json_response(await _create(request, "personal", None), status=201)
+
+
+async def create_token_supctl(request: web.Request) -> web.Response:
+    """supctl's ``do strongbox token create-token --policies registry-push --ttl 4h``."""
+    return web.json_response(await _create(request, "personal", None), status=201)
+
+
+async def mint_token(request: web.Request) -> web.Response:
+    """A short-lived token for the caller (``regctl token show``, like ``oc whoami -t``)."""
+    return web.json_response(await _create(request, "session", "1h"), status=201)
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    caller = principal(request)
+    tokens = request.app[ACCESS].tokens
+    if await is_admin(request) and request.query.get("all") == "true":
+        found = await tokens.list()
+    else:
+        found = await tokens.list(caller.kind, caller.id)
+    return web.json_response([_token(info) for info in found])
+
+
+async def _own(request: web.Request) -> TokenInfo:
+    info = await request.app[ACCESS].tokens.get(request.match_info["id"])
+    caller = principal(request)
+    mine = info.principal_kind == caller.kind and info.principal_id == caller.id
+    if not mine and not await is_admin(request):
+        raise Problem(404, f"no token {info.id!r}")
+    return info
+
+
+async def show_token(request: web.Request) -> web.Response:
+    return web.json_response(_token(await _own(request)))
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    info = await _own(request)
+    access = request.app[ACCESS]
+    await access.tokens.revoke(info.id)
+    access.forget_credentials()
+    return web.Response(status=204)
+
+
+_TOKEN = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "kind": {"type": "string"},
+        "principal": {"type": "string"},
+        "policies": {"type": ["array", "null"], "items": {"type": "string"}},
+        "expires-at": {"type": "string"},
+        "revoked-at": {"type": ["string", "null"]},
+        "created-at": {"type": "string"},
+        "token": {"type": "string", "description": "only in the creation response"},
+    },
+}
+_NEW_TOKEN = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "ttl": {"type": "string", "description": "4h, 30m, 1y2d5h"},
+        "policies": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_DENIED = {401: "authentication required", 403: "not allowed"}
+
+ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute(
+        "GET",
+        BASE,
+        list_tokens,
+        "List your tokens (admins: ?all=true)",
+        "tokens",
+        {200: "tokens, without their values", **_DENIED},
+        {"type": "array", "items": _TOKEN},
+        query=(("all", "true: every principal's tokens (admins)"),),
+    ),
+    ApiRoute(
+        "POST",
+        BASE,
+        create_token,
+        "Create a personal access token",
+        "tokens",
+        {201: "created; the value is shown once", 400: "invalid", **_DENIED},
+        _TOKEN,
+        _NEW_TOKEN,
+    ),
+    ApiRoute(
+        "GET",
+        BASE + "/{id}",
+        show_token,
+        "Show a token",
+        "tokens",
+        {200: "the token", 404: "no such token", **_DENIED},
+        _TOKEN,
+    ),
+    ApiRoute(
+        "DELETE",
+        BASE + "/{id}",
+        revoke_token,
+        "Revoke a token",
+        "tokens",
+        {204: "revoked", 404: "no such active token", **_DENIED},
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/token",
+        mint_token,
+        "Mint a short-lived token for the caller",
+        "tokens",
+        {201: "created", 400: "invalid", **_DENIED},
+        _TOKEN,
+        _NEW_TOKEN,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/strongbox/token/create-token",
+        create_token_supctl,
+        "Create a token (supctl: do strongbox token create-token)",
+        "tokens",
+        {201: "created", 400: "invalid", **_DENIED},
+        _TOKEN,
+        _NEW_TOKEN,
+    ),
+)
