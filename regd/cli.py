@@ -16,6 +16,7 @@ from aiohttp import web
 
 from regd import __version__
 from regd.app import build_app, open_database
+from regd.auth.signing import SigningKeys
 from regd.settings import Settings, load
 
 log = logging.getLogger("regd")
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date and exit")
     _common(migrate)
+    rotate = commands.add_parser(
+        "rotate-keys",
+        help="create a new token-signing key (old keys keep verifying until their tokens expire)",
+    )
+    _common(rotate)
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -109,6 +115,16 @@ async def _migrate(settings: Settings) -> None:
     )
 
 
+def _rotate_keys(settings: Settings) -> None:
+    keys = SigningKeys(settings.data_dir / "keys")
+    keys.load()
+    new = keys.rotate()
+    removed = keys.prune(settings.token_lifetime)
+    print(
+        f"regd: new signing key {new.kid}; removed {len(removed)} expired key(s)", file=sys.stderr
+    )
+
+
 def _run(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
@@ -136,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             _run(_serve(settings))
         elif args.command == "migrate":
             _run(_migrate(settings))
+        elif args.command == "rotate-keys":
+            _rotate_keys(settings)
     except OSError as error:
         print(f"regd: {error}", file=sys.stderr)
         return 1

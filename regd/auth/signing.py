@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import time
 from dataclasses import dataclass
@@ -41,6 +42,15 @@ class SigningKeys:
         self._directory = directory
         self._keys: dict[str, _Key] = {}
         self._current: _Key | None = None
+        self._last_reload = 0.0
+
+    def _reload_allowed(self) -> bool:
+        """At most one re-read of the key directory per second (unknown kids are cheap to send)."""
+        now = time.monotonic()
+        if now - self._last_reload < 1.0:
+            return False
+        self._last_reload = now
+        return True
 
     def load(self) -> None:
         """Read every key; create the first one when there is none."""
@@ -73,14 +83,18 @@ class SigningKeys:
         return key
 
     def prune(self, max_token_lifetime: float) -> list[str]:
-        """Delete keys that no unexpired token can have been signed with."""
-        assert self._current is not None
+        """Delete keys that no unexpired token can have been signed with.
+
+        A key signs until the next newer key appears; once that is longer ago than the
+        longest token lifetime, nothing it signed is still valid.
+        """
+        ordered = sorted(self._keys.values(), key=lambda key: key.created)
         removed = []
-        for kid, key in list(self._keys.items()):
-            if kid != self._current.kid and key.created < time.time() - max_token_lifetime:
-                (self._directory / f"token-{kid}.pem").unlink(missing_ok=True)
-                del self._keys[kid]
-                removed.append(kid)
+        for older, newer in itertools.pairwise(ordered):
+            if newer.created < time.time() - max_token_lifetime:
+                (self._directory / f"token-{older.kid}.pem").unlink(missing_ok=True)
+                del self._keys[older.kid]
+                removed.append(older.kid)
         return removed
 
     def sign(self, claims: dict[str, Any]) -> str:
@@ -92,7 +106,13 @@ class SigningKeys:
     def verify(self, token: str, audience: str) -> dict[str, Any]:
         """The claims of a valid, unexpired token; raises ``jwt.InvalidTokenError`` otherwise."""
         kid = jwt.get_unverified_header(token).get("kid")
-        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if not isinstance(kid, str):
+            raise jwt.InvalidTokenError("no key id")
+        key = self._keys.get(kid)
+        if key is None and self._reload_allowed():
+            # Rotated by `regd rotate-keys` (or another replica): pick up the new files.
+            self.load()
+            key = self._keys.get(kid)
         if key is None:
             raise jwt.InvalidTokenError("unknown signing key")
         claims: dict[str, Any] = jwt.decode(
