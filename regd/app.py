@@ -21,11 +21,13 @@ from regd.db import Database, connect, upgrade
 from regd.http import api, health, oci, token
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
-from regd.http.keys import ACCESS, REGISTRY, SETTINGS
+from regd.http.keys import ACCESS, REGISTRY, SETTINGS, STRONGBOX
 from regd.http.oci.access import access_middleware
 from regd.registry import Registry
 from regd.settings import Settings
 from regd.storage import FilesystemStore
+from regd.strongbox.crypto import MasterKeys
+from regd.strongbox.vaults import Vaults
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,17 @@ async def open_access(database: Database, settings: Settings) -> AccessControlle
     )
 
 
+def master_keys(settings: Settings) -> MasterKeys:
+    return MasterKeys(settings.data_dir / "keys", os.environ.get("REGD_MASTER_KEY"))
+
+
+async def open_strongbox(database: Database, settings: Settings) -> Vaults:
+    """The Strongbox master key (created on first start unless REGD_MASTER_KEY is set)."""
+    keys = master_keys(settings)
+    await asyncio.to_thread(keys.load)
+    return Vaults(database, keys)
+
+
 async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
     while True:
         try:
@@ -78,6 +91,7 @@ def build_app(settings: Settings) -> web.Application:
         registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
         app[ACCESS] = await open_access(database, settings)
+        app[STRONGBOX] = await open_strongbox(database, settings)
         sweeper = asyncio.create_task(_sweep_uploads(registry, settings))
         yield
         sweeper.cancel()

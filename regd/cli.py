@@ -15,9 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from regd import __version__
-from regd.app import build_app, open_database
+from regd.app import build_app, master_keys, open_database
 from regd.auth.signing import SigningKeys
 from regd.settings import Settings, load
+from regd.strongbox.vaults import Vaults
 
 log = logging.getLogger("regd")
 #: Socket receive buffer for pushes; larger reads mean fewer wake-ups per MiB.
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
         help="create a new token-signing key (old keys keep verifying until their tokens expire)",
     )
     _common(rotate)
+    master = commands.add_parser(
+        "rotate-master-key",
+        help="re-wrap Strongbox data keys under a new master key (or REGD_MASTER_KEY's first)",
+    )
+    _common(master)
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -125,6 +131,23 @@ def _rotate_keys(settings: Settings) -> None:
     )
 
 
+async def _rotate_master_key(settings: Settings) -> None:
+    """New key first, re-wrap, then drop the old key files: readers never lose a key."""
+    database = await open_database(settings)
+    keys = master_keys(settings)
+    keys.load()
+    if not keys.managed_by_env:
+        keys.create()
+    rewrapped = await Vaults(database, keys).rewrap_all()
+    removed = [] if keys.managed_by_env else keys.remove_all_but_current()
+    await database.close()
+    print(
+        f"regd: master key {keys.current_id}; re-wrapped {rewrapped} secret(s); "
+        f"removed {len(removed)} old key file(s)",
+        file=sys.stderr,
+    )
+
+
 def _run(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
@@ -154,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             _run(_migrate(settings))
         elif args.command == "rotate-keys":
             _rotate_keys(settings)
+        elif args.command == "rotate-master-key":
+            _run(_rotate_master_key(settings))
     except OSError as error:
         print(f"regd: {error}", file=sys.stderr)
         return 1

@@ -208,3 +208,32 @@ namespace_owners = sa.Table(
     sa.Column("owner", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+# -- Strongbox -----------------------------------------------------------------------
+
+#: Vaults group secrets (Avassa Strongbox); ``distribute`` is kept as given.
+vaults = sa.Table(
+    "vaults",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("distribute", sa.JSON, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Secrets: key/value data sealed with AES-256-GCM under a per-secret data key, itself
+#: wrapped by a master key (``master_key_id``); only key names are stored in clear.
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column(
+        "vault", sa.String(128), sa.ForeignKey("vaults.name", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("allow_image_access", sa.JSON, nullable=True),
+    sa.Column("keys", sa.JSON, nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("master_key_id", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

@@ -14,6 +14,8 @@ from aiohttp.typedefs import Handler
 
 from regd.auth.identities import IdentityError
 from regd.registry.errors import ErrorCode, RegistryError
+from regd.strongbox.crypto import MasterKeyError
+from regd.strongbox.vaults import StrongboxError
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _render(request, error)
     except Problem as error:
         return problem(error.status, error.detail, error.headers)
-    except IdentityError as error:
+    except (IdentityError, StrongboxError) as error:
         return problem(error.status, error.message)
+    except MasterKeyError as error:
+        log.error("strongbox: %s", error)
+        return problem(503, "secrets cannot be decrypted: the master key is unavailable")
     except web.HTTPException as http_error:
         if http_error.status < 400:
             raise

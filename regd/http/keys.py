@@ -8,10 +8,12 @@ from regd.auth.access import AccessController
 from regd.auth.principals import Principal
 from regd.registry import Registry
 from regd.settings import Settings
+from regd.strongbox.vaults import Vaults
 
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry", Registry)
 ACCESS: web.AppKey[AccessController] = web.AppKey("access", AccessController)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+STRONGBOX: web.AppKey[Vaults] = web.AppKey("strongbox", Vaults)
 #: The authenticated principal of a request (set by the auth middleware).
 PRINCIPAL = "regd.principal"
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from regd.http.api import access_rules, api_clients, openapi, policies, repositories, tokens, users
+from regd.http.api import (
+    access_rules,
+    api_clients,
+    openapi,
+    policies,
+    repositories,
+    strongbox,
+    tokens,
+    users,
+)
 from regd.http.api.routes import ApiRoute
 
 # Repository sub-resources first: the nested-name pattern would swallow them otherwise.
@@ -15,6 +24,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *api_clients.ROUTES,
     *tokens.ROUTES,
     *policies.ROUTES,
+    *strongbox.ROUTES,
 )
 
 

@@ -1,0 +1,307 @@
+"""``/api/v1/strongbox/vaults[/{vault}[/secrets[/{secret}]]]``: vaults and secrets.
+
+Writing needs ``strongbox-write`` on the vault. Reading values needs ``strongbox-read``;
+without it, listings and ``show`` give names and key names, never values. A secret can
+also be rendered as a Docker ``config.json`` or a Kubernetes dockerconfigjson Secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aiohttp import web
+
+from regd.auth.access import VAULT, Resource
+from regd.auth.capabilities import STRONGBOX_READ, STRONGBOX_WRITE
+from regd.http.api.auth import require
+from regd.http.api.common import json_body, timestamp
+from regd.http.api.routes import ApiRoute
+from regd.http.errors import Problem
+from regd.http.keys import ACCESS, STRONGBOX, principal
+from regd.strongbox.vaults import Secret, Vault
+
+BASE = "/api/v1/strongbox/vaults"
+_VAULT = BASE + "/{vault}"
+_SECRETS = _VAULT + "/secrets"
+_SECRET = _SECRETS + "/{secret}"
+
+
+def _vault(vault: Vault) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": vault.name, "secret-count": vault.secret_count}
+    if vault.distribute is not None:
+        body["distribute"] = vault.distribute
+    body["created-at"] = timestamp(vault.created_at)
+    return body
+
+
+def _secret(secret: Secret) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": secret.name, "keys": secret.keys}
+    if secret.allow_image_access is not None:
+        body["allow-image-access"] = secret.allow_image_access
+    if secret.data is not None:
+        body["data"] = secret.data
+    if secret.base64_data:
+        body["base64-data"] = secret.base64_data
+    body["created-at"] = timestamp(secret.created_at)
+    body["updated-at"] = timestamp(secret.updated_at)
+    return body
+
+
+async def _may_read_values(request: web.Request, vault: str) -> bool:
+    return await request.app[ACCESS].authorize(
+        principal(request), Resource(VAULT, vault), STRONGBOX_READ
+    )
+
+
+async def _write(request: web.Request) -> str:
+    vault = request.match_info["vault"]
+    await require(request, Resource(VAULT, vault), STRONGBOX_WRITE)
+    return vault
+
+
+async def list_vaults(request: web.Request) -> web.Response:
+    return web.json_response([_vault(v) for v in await request.app[STRONGBOX].all()])
+
+
+async def create_vault(request: web.Request) -> web.Response:
+    body = await json_body(request)
+    name = body.get("name")
+    await require(request, Resource(VAULT, str(name)), STRONGBOX_WRITE)
+    vault = await request.app[STRONGBOX].create(name, body.get("distribute"))
+    return web.json_response(_vault(vault), status=201)
+
+
+async def show_vault(request: web.Request) -> web.Response:
+    return web.json_response(_vault(await request.app[STRONGBOX].get(request.match_info["vault"])))
+
+
+async def replace_vault(request: web.Request) -> web.Response:
+    """PUT: create or replace (supctl's ``replace`` upserts)."""
+    vault = await _write(request)
+    body = await json_body(request)
+    if body.get("name", vault) != vault:
+        raise Problem(400, "the name in the body differs from the path")
+    return web.json_response(
+        _vault(await request.app[STRONGBOX].create(vault, body.get("distribute"), replace=True))
+    )
+
+
+async def delete_vault(request: web.Request) -> web.Response:
+    await request.app[STRONGBOX].delete(await _write(request))
+    return web.Response(status=204)
+
+
+async def list_secrets(request: web.Request) -> web.Response:
+    found = await request.app[STRONGBOX].secrets(request.match_info["vault"])
+    return web.json_response([_secret(s) for s in found])
+
+
+async def create_secret(request: web.Request) -> web.Response:
+    vault = await _write(request)
+    secret = await request.app[STRONGBOX].put_secret(
+        vault, await json_body(request), create_only=True
+    )
+    return web.json_response(_secret(secret), status=201)
+
+
+async def show_secret(request: web.Request) -> web.Response:
+    vault, name = request.match_info["vault"], request.match_info["secret"]
+    reveal = await _may_read_values(request, vault)
+    return web.json_response(_secret(await request.app[STRONGBOX].secret(vault, name, reveal)))
+
+
+async def replace_secret(request: web.Request) -> web.Response:
+    vault = await _write(request)
+    body = await json_body(request)
+    name = request.match_info["secret"]
+    if body.setdefault("name", name) != name:
+        raise Problem(400, "the name in the body differs from the path")
+    secret = await request.app[STRONGBOX].put_secret(vault, body, create_only=False)
+    return web.json_response(_secret(secret))
+
+
+async def delete_secret(request: web.Request) -> web.Response:
+    vault = await _write(request)
+    await request.app[STRONGBOX].delete_secret(vault, request.match_info["secret"])
+    return web.Response(status=204)
+
+
+async def _credentials(request: web.Request) -> tuple[str, dict[str, str]]:
+    vault, name = request.match_info["vault"], request.match_info["secret"]
+    await require(request, Resource(VAULT, vault), STRONGBOX_READ)
+    server = request.query.get("server")
+    if not server:
+        raise Problem(400, "?server=HOST is required: the registry these credentials are for")
+    values = await request.app[STRONGBOX].values(vault, name)
+    if "username" in values and "password" in values:
+        user, password = values["username"], values["password"]
+    elif "token" in values:
+        user, password = values.get("username", "<token>"), values["token"]
+    else:
+        raise Problem(400, "the secret holds neither username+password nor token")
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return server, {"username": user, "password": password, "auth": auth}
+
+
+async def docker_config(request: web.Request) -> web.Response:
+    server, entry = await _credentials(request)
+    return web.json_response({"auths": {server: entry}})
+
+
+async def k8s_secret(request: web.Request) -> web.Response:
+    """A ``kubernetes.io/dockerconfigjson`` Secret, as ``kubectl create secret docker-registry``."""
+    server, entry = await _credentials(request)
+    config = json.dumps({"auths": {server: entry}}, separators=(",", ":"))
+    return web.json_response(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": request.query.get("name") or request.match_info["secret"]},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
+        }
+    )
+
+
+_VAULT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "distribute": {"type": "object"},
+        "secret-count": {"type": "integer"},
+        "created-at": {"type": "string"},
+    },
+}
+_SECRET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "keys": {"type": "array", "items": {"type": "string"}},
+        "allow-image-access": {"type": "array", "items": {"type": "string"}},
+        "data": {"type": "object", "additionalProperties": {"type": "string"}},
+        "base64-data": {"type": "object", "additionalProperties": {"type": "string"}},
+        "created-at": {"type": "string"},
+        "updated-at": {"type": "string"},
+    },
+}
+_DENIED = {401: "authentication required", 403: "not allowed"}
+_NO_VAULT = {404: "no such vault", **_DENIED}
+_NO_SECRET = {404: "no such vault or secret", **_DENIED}
+_SERVER = (("server", "the registry host the credentials are for"),)
+
+ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute(
+        "GET",
+        BASE,
+        list_vaults,
+        "List vaults",
+        "strongbox",
+        {200: "vaults", **_DENIED},
+        {"type": "array", "items": _VAULT_SCHEMA},
+    ),
+    ApiRoute(
+        "POST",
+        BASE,
+        create_vault,
+        "Create a vault",
+        "strongbox",
+        {201: "created", 400: "invalid", 409: "exists", **_DENIED},
+        _VAULT_SCHEMA,
+        _VAULT_SCHEMA,
+    ),
+    ApiRoute(
+        "GET",
+        _VAULT,
+        show_vault,
+        "Show a vault",
+        "strongbox",
+        {200: "the vault", **_NO_VAULT},
+        _VAULT_SCHEMA,
+    ),
+    ApiRoute(
+        "PUT",
+        _VAULT,
+        replace_vault,
+        "Create or replace a vault",
+        "strongbox",
+        {200: "stored", 400: "invalid", **_DENIED},
+        _VAULT_SCHEMA,
+        _VAULT_SCHEMA,
+    ),
+    ApiRoute(
+        "DELETE",
+        _VAULT,
+        delete_vault,
+        "Delete a vault and its secrets",
+        "strongbox",
+        {204: "deleted", **_NO_VAULT},
+    ),
+    ApiRoute(
+        "GET",
+        _SECRETS,
+        list_secrets,
+        "List a vault's secrets (names and keys)",
+        "strongbox",
+        {200: "secrets, without values", **_NO_VAULT},
+        {"type": "array", "items": _SECRET_SCHEMA},
+    ),
+    ApiRoute(
+        "POST",
+        _SECRETS,
+        create_secret,
+        "Create a secret",
+        "strongbox",
+        {201: "created", 400: "invalid", 409: "exists", **_NO_VAULT},
+        _SECRET_SCHEMA,
+        _SECRET_SCHEMA,
+    ),
+    ApiRoute(
+        "GET",
+        _SECRET,
+        show_secret,
+        "Show a secret (values with strongbox-read)",
+        "strongbox",
+        {200: "the secret", **_NO_SECRET},
+        _SECRET_SCHEMA,
+    ),
+    ApiRoute(
+        "PUT",
+        _SECRET,
+        replace_secret,
+        "Create or replace a secret",
+        "strongbox",
+        {200: "stored", 400: "invalid", **_NO_VAULT},
+        _SECRET_SCHEMA,
+        _SECRET_SCHEMA,
+    ),
+    ApiRoute(
+        "DELETE",
+        _SECRET,
+        delete_secret,
+        "Delete a secret",
+        "strongbox",
+        {204: "deleted", **_NO_SECRET},
+    ),
+    ApiRoute(
+        "GET",
+        _SECRET + "/docker-config",
+        docker_config,
+        "The secret as a Docker config.json",
+        "strongbox",
+        {200: "config.json", 400: "no credentials in the secret", **_NO_SECRET},
+        {"type": "object"},
+        query=_SERVER,
+    ),
+    ApiRoute(
+        "GET",
+        _SECRET + "/k8s-secret",
+        k8s_secret,
+        "The secret as a Kubernetes dockerconfigjson Secret",
+        "strongbox",
+        {200: "the Secret manifest", 400: "no credentials in the secret", **_NO_SECRET},
+        {"type": "object"},
+        query=(*_SERVER, ("name", "the Secret's metadata.name")),
+    ),
+)

@@ -1,0 +1,1 @@
+"""Strongbox: vaults of encrypted key/value secrets (AES-256-GCM, wrapped data keys)."""
