@@ -21,9 +21,12 @@ from regd.db import Database, connect, upgrade
 from regd.http import api, health, oci, token
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
-from regd.http.keys import ACCESS, REGISTRY, SETTINGS, STRONGBOX
+from regd.http.keys import ACCESS, PULLTHROUGH, REGISTRY, REMOTES, SETTINGS, STRONGBOX
 from regd.http.oci.access import access_middleware
 from regd.registry import Registry
+from regd.remotes.config import Remotes
+from regd.remotes.pullthrough import PullThrough
+from regd.remotes.upstream import Upstream
 from regd.settings import Settings
 from regd.storage import FilesystemStore
 from regd.strongbox.crypto import MasterKeys
@@ -91,9 +94,13 @@ def build_app(settings: Settings) -> web.Application:
         registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
         app[ACCESS] = await open_access(database, settings)
-        app[STRONGBOX] = await open_strongbox(database, settings)
+        vaults = app[STRONGBOX] = await open_strongbox(database, settings)
+        remotes = app[REMOTES] = Remotes(database, vaults)
+        upstream = Upstream(vaults)
+        app[PULLTHROUGH] = PullThrough(registry, remotes, upstream)
         sweeper = asyncio.create_task(_sweep_uploads(registry, settings))
         yield
+        await upstream.close()
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper

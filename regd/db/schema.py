@@ -237,3 +237,26 @@ secrets = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
+
+# -- remote registries (pull-through) ----------------------------------------------
+
+#: Upstream registries; ``name`` is the alias used as a repository-name prefix.
+remote_registries = sa.Table(
+    "remote_registries",
+    metadata,
+    sa.Column("address", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("override_address", sa.String(255), nullable=True),
+    sa.Column("ca_cert", sa.Text, nullable=True),
+    #: JSON list of {"repository": GLOB, "vault": NAME, "secret": NAME}.
+    sa.Column("credentials", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Singleton settings of the image registry (``image-registry/settings``), as key/value.
+registry_settings = sa.Table(
+    "registry_settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=True),
+)

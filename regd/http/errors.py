@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from regd.auth.identities import IdentityError
 from regd.registry.errors import ErrorCode, RegistryError
+from regd.remotes.config import RemoteError
 from regd.strongbox.crypto import MasterKeyError
 from regd.strongbox.vaults import StrongboxError
 
@@ -77,7 +78,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _render(request, error)
     except Problem as error:
         return problem(error.status, error.detail, error.headers)
-    except (IdentityError, StrongboxError) as error:
+    except (IdentityError, StrongboxError, RemoteError) as error:
         return problem(error.status, error.message)
     except MasterKeyError as error:
         log.error("strongbox: %s", error)

@@ -88,6 +88,13 @@ class Blobs:
         self._repositories.remember(name, repository_id)
         return size
 
+    async def adopt(self, name: str, digest: Digest, size: int) -> None:
+        """Link a blob just committed to the store (fetched from an upstream) into ``name``."""
+        async with self._db.write() as conn:
+            repository_id = await self._repositories.ensure(conn, name)
+            await self.link(conn, repository_id, str(digest), size)
+        self._repositories.remember(name, repository_id)
+
     def forget_repository(self, repository_id: int) -> None:
         for key in [key for key in self._links if key[0] == repository_id]:
             del self._links[key]

@@ -155,6 +155,46 @@ class Manifests:
         subject = str(parsed.subject.digest) if parsed.subject else None
         return StoredManifest(str(digest), subject)
 
+    async def tag_state(self, name: str, tag: str) -> tuple[str, float] | None:
+        """``(digest, updated_at)`` of a tag, read fresh from the database."""
+        repository_id = await self._repositories.id_of(name)
+        if repository_id is None:
+            return None
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(tags.c.digest, tags.c.updated_at)
+                    .where(tags.c.repository_id == repository_id)
+                    .where(tags.c.name == tag)
+                )
+            ).first()
+        return None if row is None else (row.digest, row.updated_at)
+
+    async def put_cached(
+        self, name: str, content: bytes, media_type: str, digest: Digest, tag: str | None
+    ) -> None:
+        """Store a manifest fetched from an upstream (verified by the caller); its blobs
+        arrive later, on demand, so references are not checked. Tags it when given."""
+        parsed = parse_manifest(content, media_type)
+        async with self._db.write() as conn:
+            repository_id = await self._repositories.ensure(conn, name)
+            await self._insert(conn, repository_id, str(digest), content, parsed)
+            if tag is not None:
+                await upsert(
+                    conn,
+                    tags,
+                    {
+                        "repository_id": repository_id,
+                        "name": tag,
+                        "digest": str(digest),
+                        "updated_at": now(),
+                    },
+                    keys=("repository_id", "name"),
+                )
+        self._repositories.remember(name, repository_id)
+        if tag is not None:
+            self._forget_tags(repository_id, [tag])
+
     async def _check_references(self, repository_id: int, parsed: ParsedManifest) -> None:
         for blob in parsed.blobs:
             if await self._blobs.linked_size(repository_id, str(blob.digest)) is None:

@@ -49,8 +49,8 @@ class BlobStore(Protocol):
     async def open_upload(self, upload_id: str) -> UploadWriter:
         """A writer appending at the end of the staged upload."""
 
-    def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
-        """Stream the staged bytes (to rebuild a hash after a restart)."""
+    def read_upload(self, upload_id: str, offset: int = 0) -> AsyncIterator[bytes]:
+        """Stream the staged bytes from ``offset`` to their current end."""
 
     async def commit_upload(self, upload_id: str, algorithm: str, hexdigest: str) -> None:
         """Make the staged bytes the blob ``algorithm:hex``, atomically and durably."""

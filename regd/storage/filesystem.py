@@ -96,8 +96,8 @@ class FilesystemStore:
         file.seek(0, os.SEEK_END)
         return _FileUploadWriter(file)
 
-    async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
-        async for chunk in _read_file(self._upload_path(upload_id), 0, None):
+    async def read_upload(self, upload_id: str, offset: int = 0) -> AsyncIterator[bytes]:
+        async for chunk in _read_file(self._upload_path(upload_id), offset, None):
             yield chunk
 
     async def commit_upload(self, upload_id: str, algorithm: str, hexdigest: str) -> None:

@@ -9,6 +9,7 @@ from regd.http.api import (
     api_clients,
     openapi,
     policies,
+    remotes,
     repositories,
     strongbox,
     tokens,
@@ -25,6 +26,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *tokens.ROUTES,
     *policies.ROUTES,
     *strongbox.ROUTES,
+    *remotes.ROUTES,
 )
 
 

@@ -71,8 +71,13 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
 
 def document(routes: Iterable[ApiRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
     for route in routes:
-        paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = _operation(route)
+        operation = _operation(route)
+        if operation["operationId"] in seen:  # one handler on two methods
+            operation["operationId"] += "_" + route.method.lower()
+        seen.add(operation["operationId"])
+        paths.setdefault(openapi_path(route.path), {})[route.method.lower()] = operation
     paths[PATH] = {
         "get": {
             "summary": "This document",

@@ -14,7 +14,7 @@ from regd.auth.access import REPOSITORY, Resource, jwt_grants
 from regd.auth.capabilities import DELETE, PULL, PUSH
 from regd.http.authn import BadCredentials, Credentials, authenticate, challenge
 from regd.http.errors import oci_error
-from regd.http.keys import ACCESS, PRINCIPAL
+from regd.http.keys import ACCESS, PRINCIPAL, REMOTES
 from regd.registry.errors import ErrorCode, RegistryError
 
 CATALOG_SCOPE = "registry:catalog:*"
@@ -43,6 +43,23 @@ def _scope(name: str, action: str) -> str:
     return f"repository:{name}:{actions}"
 
 
+async def _refuse_mirror_writes(
+    request: web.Request, name: str, action: str
+) -> web.Response | None:
+    """A pull-through mirror is read-only."""
+    if action == PULL:
+        return None
+    target = await request.app[REMOTES].mirrored(name)
+    if target is None:
+        return None
+    return oci_error(
+        RegistryError(
+            ErrorCode.DENIED,
+            f"{name} is a pull-through mirror of {target.remote.address}: it is read-only",
+        )
+    )
+
+
 async def _check_repository(
     request: web.Request, credentials: Credentials, name: str, action: str
 ) -> web.Response | None:
@@ -50,7 +67,7 @@ async def _check_repository(
     principal = credentials.principal
     if credentials.claims is not None:
         if action in jwt_grants(credentials.claims, "repository", name):
-            return None
+            return await _refuse_mirror_writes(request, name, action)
         allowed = await access.authorize(principal, Resource(REPOSITORY, name), action)
         if allowed or principal.anonymous:
             return _unauthorized(
@@ -58,7 +75,7 @@ async def _check_repository(
             )
         return _denied()
     if await access.authorize(principal, Resource(REPOSITORY, name), action):
-        return None
+        return await _refuse_mirror_writes(request, name, action)
     if principal.anonymous:
         return _unauthorized(request, _scope(name, action), "authentication required")
     return _denied()

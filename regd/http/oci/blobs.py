@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
+from regd.http.keys import PULLTHROUGH
 from regd.http.oci.common import name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.mediatypes import OCTET_STREAM
 from regd.registry.names import Digest
+from regd.remotes.config import Target
 
 _SENDFILE_CHUNK = 1 << 20
 
@@ -21,12 +25,24 @@ def _headers(digest: Digest) -> dict[str, str]:
     }
 
 
+async def _local_name(request: web.Request, name: str) -> tuple[str, Target | None]:
+    """Where the blob lives locally: the name itself, or its pull-through cache."""
+    target = await request.app[PULLTHROUGH].target(name)
+    return (name if target is None else target.cache_name), target
+
+
 async def head(request: web.Request) -> web.Response:
     name = name_of(request)
     digest = Digest.parse(request.match_info["digest"])
-    blob = await registry(request).blobs.stat(name, digest)
+    local, target = await _local_name(request, name)
+    try:
+        size = (await registry(request).blobs.stat(local, digest)).size
+    except RegistryError:
+        if target is None:
+            raise
+        size = await request.app[PULLTHROUGH].blob_size(target, digest)
     headers = _headers(digest)
-    headers["Content-Length"] = str(blob.size)
+    headers["Content-Length"] = str(size)
     return web.Response(status=200, headers=headers)
 
 
@@ -34,21 +50,32 @@ async def get(request: web.Request) -> web.StreamResponse:
     name = name_of(request)
     digest = Digest.parse(request.match_info["digest"])
     reg = registry(request)
-    blob = await reg.blobs.stat(name, digest)
+    local, target = await _local_name(request, name)
+    try:
+        blob = await reg.blobs.stat(local, digest)
+    except RegistryError:
+        if target is None:
+            raise
+        size, chunks = await request.app[PULLTHROUGH].open_blob(target, digest)
+        return await _stream(request, digest, size, chunks)
     if blob.path is None:
-        return await _stream(request, digest, blob.size)
+        return await _stream(
+            request, digest, blob.size, reg.store.read(digest.algorithm, digest.hex)
+        )
     if await reg.store.stat(digest.algorithm, digest.hex) is None:
         raise RegistryError(ErrorCode.BLOB_UNKNOWN, "blob content missing from storage")
     # FileResponse uses sendfile and implements Range, 206, Content-Range and 416.
     return web.FileResponse(blob.path, chunk_size=_SENDFILE_CHUNK, headers=_headers(digest))
 
 
-async def _stream(request: web.Request, digest: Digest, size: int) -> web.StreamResponse:
-    """For drivers without local files: stream the whole blob (Range handled by the driver)."""
+async def _stream(
+    request: web.Request, digest: Digest, size: int, chunks: AsyncIterator[bytes]
+) -> web.StreamResponse:
+    """A whole blob from an iterator (remote drivers, pull-through); Range is not applied."""
     response = web.StreamResponse(headers=_headers(digest))
     response.content_length = size
     await response.prepare(request)
-    async for chunk in registry(request).store.read(digest.algorithm, digest.hex):
+    async for chunk in chunks:
         await response.write(chunk)
     await response.write_eof()
     return response

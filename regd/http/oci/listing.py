@@ -8,7 +8,7 @@ from aiohttp import web
 
 from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import PULL
-from regd.http.keys import ACCESS, principal
+from regd.http.keys import ACCESS, PULLTHROUGH, principal
 from regd.http.oci.common import name_of, next_link, page_limit, registry
 from regd.registry.mediatypes import OCI_INDEX
 from regd.registry.names import Digest
@@ -58,19 +58,26 @@ async def catalog(request: web.Request) -> web.Response:
     return _page(request, "repositories", names, limit, {})
 
 
+async def _cache_name(request: web.Request, name: str) -> str:
+    """Pulled-through content is listed under the name it was pulled by."""
+    target = await request.app[PULLTHROUGH].target(name)
+    return name if target is None else target.cache_name
+
+
 async def tags(request: web.Request) -> web.Response:
-    name = name_of(request)
+    requested = name_of(request)
+    name = await _cache_name(request, requested)
     limit = page_limit(request)
     reg = registry(request)
     if limit == 0:
         await reg.repositories.require(name)
-        return web.json_response({"name": name, "tags": []})
+        return web.json_response({"name": requested, "tags": []})
     found = await reg.tags.list(name, _fetch_limit(limit), request.query.get("last"))
-    return _page(request, "tags", found, limit, {"name": name})
+    return _page(request, "tags", found, limit, {"name": requested})
 
 
 async def referrers(request: web.Request) -> web.Response:
-    name = name_of(request)
+    name = await _cache_name(request, name_of(request))
     subject = Digest.parse(request.match_info["digest"])
     artifact_type = request.query.get("artifactType") or None
     found = await registry(request).referrers.list(name, subject, artifact_type)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from regd.http.keys import PULLTHROUGH
 from regd.http.oci.common import name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifest_format import MAX_MANIFEST_SIZE
@@ -20,15 +21,24 @@ async def get(request: web.Request) -> web.Response:
             raise
         # No manifest can have a name that is not a tag: it is simply not there.
         raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail=error.detail) from None
-    manifest = await registry(request).manifests.get(name, reference)
-    return web.Response(
-        body=manifest.content,
-        headers={
+    headers: dict[str, str] = {}
+    pullthrough = request.app[PULLTHROUGH]
+    target = await pullthrough.target(name)
+    if target is None:
+        manifest = await registry(request).manifests.get(name, reference)
+    else:
+        cached = await pullthrough.manifest(target, reference)
+        manifest = cached.manifest
+        if cached.stale_reason:
+            headers["Warning"] = '110 regd "Response is Stale: the upstream is unavailable"'
+    headers.update(
+        {
             "Content-Type": manifest.media_type,
             "Docker-Content-Digest": manifest.digest,
             "ETag": f'"{manifest.digest}"',
-        },
+        }
     )
+    return web.Response(body=manifest.content, headers=headers)
 
 
 async def _read_manifest(request: web.Request) -> bytes:

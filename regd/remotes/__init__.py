@@ -1,0 +1,1 @@
+"""Remote registries and the pull-through cache in front of them."""

@@ -1,0 +1,208 @@
+"""Talking to an upstream registry: anonymous, Basic, or the Bearer token flow.
+
+Credentials come from the Strongbox secret the remote's ``credentials`` name; tokens are
+cached per (remote, scope, credential) until they expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+
+from regd.remotes.config import Credential, RemoteRegistry
+from regd.strongbox.vaults import StrongboxError, Vaults
+
+log = logging.getLogger(__name__)
+
+MANIFEST_ACCEPT: Final = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+_TIMEOUT: Final = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=60)
+_CHALLENGE_PARAM: Final = re.compile(r'(\w+)="([^"]*)"')
+
+
+class UpstreamError(Exception):
+    """The upstream could not answer: ``retryable`` failures fall back to the cache."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status == 429 or self.status >= 500
+
+    @property
+    def auth_failed(self) -> bool:
+        return self.status in (401, 403)
+
+
+@dataclass(frozen=True, slots=True)
+class _Secret:
+    username: str | None
+    password: str | None
+    token: str | None
+
+
+class Upstream:
+    def __init__(self, vaults: Vaults) -> None:
+        self._vaults = vaults
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl: dict[str, ssl.SSLContext] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self.requests = 0  # upstream requests made (for /metrics and tests)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=_TIMEOUT, auto_decompress=False)
+        return self._session
+
+    def _ssl_for(self, remote: RemoteRegistry) -> ssl.SSLContext | bool:
+        if not remote.ca_cert:
+            return True
+        context = self._ssl.get(remote.address)
+        if context is None:
+            context = ssl.create_default_context(cadata=remote.ca_cert)
+            self._ssl[remote.address] = context
+        return context
+
+    async def _secret(self, credential: Credential | None) -> _Secret | None:
+        if credential is None:
+            return None
+        try:
+            values = await self._vaults.values(credential.vault, credential.secret)
+        except StrongboxError as missing:
+            raise UpstreamError(f"credentials unavailable: {missing.message}", 401) from None
+        return _Secret(values.get("username"), values.get("password"), values.get("token"))
+
+    async def get(
+        self,
+        remote: RemoteRegistry,
+        upstream_path: str,
+        path: str,
+        method: str = "GET",
+        accept: str | None = None,
+    ) -> aiohttp.ClientResponse:
+        """A 2xx response (the caller reads and releases it), else UpstreamError."""
+        credential = remote.credential_for(upstream_path)
+        secret = await self._secret(credential)
+        scope = f"repository:{upstream_path}:pull"
+        key = (
+            remote.address,
+            scope,
+            f"{credential.vault}/{credential.secret}" if credential else "",
+        )
+        headers = {"Accept": accept} if accept else {}
+        cached = self._tokens.get(key)
+        if cached is not None and cached[1] > time.time():
+            headers["Authorization"] = f"Bearer {cached[0]}"
+        elif secret is not None and secret.token and not secret.password:
+            headers["Authorization"] = f"Bearer {secret.token}"
+        response = await self._send(remote, method, path, headers)
+        if response.status == 401:
+            challenge = response.headers.get("WWW-Authenticate", "")
+            response.release()
+            headers["Authorization"] = await self._authorize(remote, challenge, scope, secret, key)
+            response = await self._send(remote, method, path, headers)
+        if response.status < 300:
+            return response
+        status = response.status
+        retry_after = response.headers.get("Retry-After")
+        response.release()
+        if status in (401, 403):
+            raise UpstreamError(
+                f"{remote.address} refused the credentials for {upstream_path}", status
+            )
+        raise UpstreamError(f"{remote.address} answered {status} for {path}", status, retry_after)
+
+    async def _send(
+        self, remote: RemoteRegistry, method: str, path: str, headers: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        self.requests += 1
+        try:
+            return await self._client().request(
+                method,
+                remote.base_url + path,
+                headers=headers,
+                ssl=self._ssl_for(remote),
+                allow_redirects=True,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise UpstreamError(
+                f"{remote.address} is unreachable: {type(error).__name__}"
+            ) from None
+
+    async def _authorize(
+        self,
+        remote: RemoteRegistry,
+        challenge: str,
+        scope: str,
+        secret: _Secret | None,
+        key: tuple[str, str, str],
+    ) -> str:
+        scheme = challenge.split(" ", 1)[0].lower()
+        basic = None
+        if secret is not None and secret.username is not None and (secret.password or secret.token):
+            pair = f"{secret.username}:{secret.password or secret.token}"
+            basic = "Basic " + base64.b64encode(pair.encode()).decode()
+        if scheme == "basic":
+            if basic is None:
+                raise UpstreamError(
+                    f"{remote.address} requires credentials and none are configured", 401
+                )
+            return basic
+        if scheme != "bearer":
+            raise UpstreamError(f"{remote.address} sent an unsupported challenge {scheme!r}", 401)
+        params = dict(_CHALLENGE_PARAM.findall(challenge))
+        realm = params.get("realm")
+        if not realm:
+            raise UpstreamError(f"{remote.address} sent a Bearer challenge without realm", 401)
+        query = {"scope": params.get("scope", scope)}
+        if params.get("service"):
+            query["service"] = params["service"]
+        token_headers = {"Authorization": basic} if basic else {}
+        self.requests += 1
+        try:
+            async with self._client().get(
+                realm, params=query, headers=token_headers, ssl=self._ssl_for(remote)
+            ) as response:
+                if response.status in (401, 403):
+                    raise UpstreamError(
+                        f"{remote.address} refused the configured credentials", response.status
+                    )
+                if response.status >= 300:
+                    raise UpstreamError(
+                        f"{remote.address} token service answered {response.status}",
+                        response.status,
+                    )
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            raise UpstreamError(
+                f"{remote.address} token service failed: {type(error).__name__}"
+            ) from None
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str):
+            raise UpstreamError(f"{remote.address} token service sent no token", 502)
+        lifetime = body.get("expires_in", 60)
+        lifetime = lifetime if isinstance(lifetime, int) and lifetime > 0 else 60
+        self._tokens[key] = (token, time.time() + max(lifetime - 10, 5))
+        return f"Bearer {token}"
