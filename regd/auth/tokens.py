@@ -13,7 +13,6 @@ from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 
-from regd.auth.capabilities import BUILTIN_POLICIES
 from regd.auth.identities import IdentityError
 from regd.auth.principals import Principal
 from regd.auth.secrets import random_id, random_secret, same_hash, token_hash
@@ -70,6 +69,7 @@ class Tokens:
         ttl: float,
         name: str = "",
         policies: list[str] | None = None,
+        parent: str | None = None,
     ) -> tuple[TokenInfo, str]:
         """A new token for ``owner`` and its value (shown once)."""
         if owner.anonymous:
@@ -94,6 +94,7 @@ class Tokens:
                     principal_kind=owner.kind,
                     principal_id=owner.id,
                     secret_hash=token_hash(secret),
+                    parent=parent,
                     policies=policies,
                     expires_at=info.expires_at,
                     created_at=now,
@@ -119,12 +120,38 @@ class Tokens:
             return None
         if row.revoked_at is not None or row.expires_at <= time.time():
             return None
+        if row.parent is not None and not await self._alive(row.parent):
+            return None
         return _info(row)
+
+    async def _alive(self, accessor: str) -> bool:
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(tokens.c.revoked_at, tokens.c.expires_at).where(
+                        tokens.c.id == accessor
+                    )
+                )
+            ).first()
+        return row is not None and row.revoked_at is None and row.expires_at > time.time()
+
+    async def revoke_sessions(self, principal_kind: str, principal_id: str) -> int:
+        """Revoke the refresh tokens (login sessions) of a principal, after a credential change."""
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.update(tokens)
+                .where(tokens.c.principal_kind == principal_kind)
+                .where(tokens.c.principal_id == principal_id)
+                .where(tokens.c.kind == "refresh")
+                .where(tokens.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
+        return int(result.rowcount or 0)
 
     async def list(
         self, principal_kind: str | None = None, principal_id: str | None = None
     ) -> list[TokenInfo]:
-        query = sa.select(tokens).where(tokens.c.kind != "refresh").order_by(tokens.c.created_at)
+        query = sa.select(tokens).order_by(tokens.c.created_at)
         if principal_kind is not None:
             query = query.where(tokens.c.principal_kind == principal_kind)
         if principal_id is not None:
@@ -149,10 +176,6 @@ class Tokens:
             )
         if not result.rowcount:
             raise IdentityError(404, f"no active token {accessor!r}")
-
-
-def known_policy_names() -> frozenset[str]:
-    return frozenset(BUILTIN_POLICIES)
 
 
 def _info(row: Any) -> TokenInfo:

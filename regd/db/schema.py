@@ -149,6 +149,8 @@ tokens = sa.Table(
     sa.Column("principal_kind", sa.String(16), nullable=False),  # "user" | "api-client"
     sa.Column("principal_id", sa.String(64), nullable=False),
     sa.Column("secret_hash", sa.String(64), nullable=False),  # sha256 hex of the secret
+    #: A refresh token minted from a personal token dies with it.
+    sa.Column("parent", sa.String(32), nullable=True),
     #: Policy names the token is limited to (JSON list), or null for all of its owner's.
     sa.Column("policies", sa.JSON, nullable=True),
     sa.Column("expires_at", sa.Float, nullable=False),

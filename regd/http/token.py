@@ -83,7 +83,11 @@ async def _respond(
         body["token"] = token
     if offline and not principal.anonymous:
         _info, refresh = await access.tokens.create(
-            principal, "refresh", settings.refresh_token_lifetime, name="refresh token"
+            principal,
+            "refresh",
+            settings.refresh_token_lifetime,
+            name=f"login session ({request.query.get('client_id') or 'oauth'})",
+            parent=principal.token_id,
         )
         body["refresh_token"] = refresh
     return web.json_response(body)

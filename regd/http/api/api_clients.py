@@ -98,6 +98,7 @@ async def reset_secret(request: web.Request) -> web.Response:
     client = await _visible(request)
     access = request.app[ACCESS]
     secret = await access.identities.reset_secret(client.id)
+    await access.tokens.revoke_sessions("api-client", client.id)
     access.forget_credentials()
     return web.json_response({**await _render(request, client), "secret": secret})
 

@@ -157,6 +157,22 @@ ROUTES: tuple[ApiRoute, ...] = (
         query=(("prefix", "only names starting with this"),),
     ),
     ApiRoute(
+        "POST",
+        BASE,
+        create_repository,
+        "Create a repository (needs push there; the creating user owns it)",
+        "repositories",
+        {
+            201: "created",
+            400: "invalid name",
+            409: "exists",
+            401: "authentication required",
+            403: "not allowed",
+        },
+        _REPOSITORY_SCHEMA,
+        {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+    ),
+    ApiRoute(
         "GET",
         _NAME + "/-/tags",
         list_tags,

@@ -67,11 +67,17 @@ async def show_user(request: web.Request) -> web.Response:
 async def change_user(request: web.Request) -> web.Response:
     """PATCH: a new ``password`` (self or admin)."""
     name = await _self_or_admin(request)
+    caller = principal(request)
+    if caller.token_policies is not None and not await is_admin(request):
+        # Else a token limited to, say, registry-pull could take over its owner.
+        raise Problem(403, f"{caller} uses a token limited to policies: it cannot change users")
     body = await json_body(request)
     access = request.app[ACCESS]
     password = field(body, "password", str, None)
     if password is not None:
         await access.identities.set_password(name, password)
+        # A new password ends the logins made with the old one.
+        await access.tokens.revoke_sessions("user", name)
         access.forget_credentials()
     return web.json_response(await _render(request, await access.identities.user(name)))
 

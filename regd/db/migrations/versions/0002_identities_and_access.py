@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('principal_kind', sa.String(length=16), nullable=False),
     sa.Column('principal_id', sa.String(length=64), nullable=False),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
+    sa.Column('parent', sa.String(length=32), nullable=True),
     sa.Column('policies', sa.JSON(), nullable=True),
     sa.Column('expires_at', sa.Float(), nullable=False),
     sa.Column('revoked_at', sa.Float(), nullable=True),
