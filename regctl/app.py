@@ -1,17 +1,38 @@
-"""The Typer root of regctl. Commands import their heavy dependencies lazily."""
+"""The Typer root of regctl. Commands import their heavy dependencies lazily.
+
+``main`` runs the command tree itself (click's standalone mode off) so that every failure,
+usage errors included, is one ``regctl: error: ...`` line on stderr with the documented
+exit code, and tracebacks appear only with ``--debug``.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
 from regctl import __version__
+from regctl.commands import contexts, nouns, paths
+from regctl.errors import INTERRUPTED, SERVER_ERROR, USAGE, RegctlError
+from regctl.options import (
+    GLOBAL,
+    OUTPUT_RULE,
+    DebugOption,
+    FormatOption,
+    QuietOption,
+    ServerOption,
+)
 
 app = typer.Typer(
     name="regctl",
-    help="Drive a regd registry: repositories, tags, tokens, users, secrets, remote registries.",
+    help="Drive a regd registry: repositories, tags, tokens, users, secrets, remote "
+    f"registries.\n\n{OUTPUT_RULE}\n\nExit codes: 0 ok, 1 server error, 2 usage error, "
+    "3 not found, 4 unauthorized or forbidden, 5 cannot reach regd (man regctl).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -23,18 +44,81 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    server: ServerOption = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """regctl: the command line for regd."""
+    GLOBAL.update(server, format, quiet, debug)
 
 
-@app.command()
+#: alias -> command; an alias is hidden from --help and man, and completes like its command.
+ALIASES = {"repos": "repositories"}
+
+paths.register(app)
+app.add_typer(nouns.repositories, name="repositories", rich_help_panel=nouns.PANEL)
+app.add_typer(nouns.repositories, name="repos", hidden=True)
+app.add_typer(nouns.tags, name="tags", rich_help_panel=nouns.PANEL)
+contexts.register(app)
+
+
+@app.command(rich_help_panel="Other")
 def version() -> None:
     """Print regctl's version."""
     typer.echo(f"regctl {__version__}")
 
 
-def main() -> None:
-    app()
+def _fail(message: str, hint: str | None, code: int) -> int:
+    sys.stderr.write(f"regctl: error: {message}\n")
+    if hint and not GLOBAL.quiet:
+        sys.stderr.write(f"regctl: hint: {hint}\n")
+    return code
+
+
+def _traceback() -> None:
+    if GLOBAL.debug:
+        import traceback
+
+        traceback.print_exc()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from typer._click import exceptions as click_errors
+    from typer.main import get_command
+
+    command = get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="regctl", standalone_mode=False)
+    except RegctlError as error:
+        _traceback()
+        return _fail(error.message, error.hint, error.exit_code)
+    except click_errors.NoArgsIsHelpError as error:
+        sys.stderr.write(error.format_message() + "\n")
+        return USAGE
+    except click_errors.UsageError as error:
+        where = error.ctx.command_path if error.ctx is not None else "regctl"
+        message = " ".join(error.format_message().split())
+        return _fail(message, f"try '{where} --help'", error.exit_code)
+    except typer.TyperException as error:
+        return _fail(error.format_message(), None, getattr(error, "exit_code", SERVER_ERROR))
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        sys.stderr.write("regctl: interrupted\n")
+        return INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``regctl ... | head``): that is not our failure.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as error:
+        _traceback()
+        return _fail(
+            f"internal error: {type(error).__name__}: {error}",
+            None if GLOBAL.debug else "run again with --debug for a traceback",
+            SERVER_ERROR,
+        )
+    return result if isinstance(result, int) else 0

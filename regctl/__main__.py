@@ -1,0 +1,5 @@
+"""``python -m regctl``."""
+
+from regctl.app import main
+
+raise SystemExit(main())

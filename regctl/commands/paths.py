@@ -1,0 +1,187 @@
+"""The supctl grammar: ``regctl VERB WORD...`` maps to ``METHOD /api/v1/WORD/...``.
+
+Path verbs print YAML by default, like supctl; ``-o`` overrides.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from regctl.commands import connect
+from regctl.options import (
+    DebugOption,
+    Format,
+    FormatOption,
+    Globals,
+    QuietOption,
+    ServerOption,
+    say,
+    take,
+)
+from regctl.output import emit, names
+from regctl.paths import API, api_path, split_action
+
+PANEL = "Path grammar (supctl)"
+MERGE_PATCH = "application/merge-patch+json"
+WORDS_HELP = (
+    "Path words: /api/v1/WORD/WORD/... A word with a '/' is a nested name; the words after "
+    "it go behind '/-/'. A '-' word is that separator, for names without a '/'."
+)
+
+Words = Annotated[list[str], typer.Argument(metavar="WORD", help=WORDS_HELP, show_default=False)]
+FileOption = Annotated[
+    str | None,
+    typer.Option(
+        "-f",
+        "--file",
+        metavar="FILE",
+        help="Read the body (YAML or JSON) from FILE; '-' or no -f reads stdin.",
+        show_default=False,
+    ),
+]
+
+
+def _write(
+    options: Globals,
+    method: str,
+    words: list[str],
+    file: str | None,
+    done: str,
+    content_type: str = "application/json",
+) -> None:
+    from regctl.body import read_body
+
+    path = api_path(words)
+    body = read_body(file)
+    with connect(options) as api:
+        result = api.call(method, path, body, content_type)
+    if result is None:
+        say(f"{done} {API}{path}")
+    emit(result, options.format or Format.yaml)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(rich_help_panel=PANEL)
+    def create(
+        words: Words,
+        file: FileOption = None,
+        server: ServerOption = None,
+        format: FormatOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """Create: POST the body to the collection at the path; the name is in the body."""
+        _write(take(server, format, quiet, debug), "POST", words, file, "created")
+
+    @app.command(rich_help_panel=PANEL)
+    def show(
+        words: Words,
+        server: ServerOption = None,
+        format: FormatOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """Show: GET the path and print the answer whole (YAML by default)."""
+        options = take(server, format, quiet, debug)
+        with connect(options) as api:
+            result = api.call("GET", api_path(words))
+        emit(result, options.format or Format.yaml)
+
+    @app.command("list", rich_help_panel=PANEL)
+    def list_(
+        words: Words,
+        server: ServerOption = None,
+        format: FormatOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """List: GET the collection at the path and print the names of its items.
+
+        A name is the item's 'name' field (else id, address, accessor, digest). 'show'
+        prints the whole items.
+        """
+        options = take(server, format, quiet, debug)
+        with connect(options) as api:
+            result = api.call("GET", api_path(words))
+        emit(names(result), options.format or Format.yaml, empty="the list is empty")
+
+    @app.command(rich_help_panel=PANEL)
+    def replace(
+        words: Words,
+        file: FileOption = None,
+        server: ServerOption = None,
+        format: FormatOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """Replace: PUT the body at the path (creates the object when it is missing)."""
+        _write(take(server, format, quiet, debug), "PUT", words, file, "replaced")
+
+    @app.command(rich_help_panel=PANEL)
+    def merge(
+        words: Words,
+        file: FileOption = None,
+        server: ServerOption = None,
+        format: FormatOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """Merge: PATCH the path with the body as a JSON merge patch (RFC 7396).
+
+        Scalars and lists are replaced as a whole; null deletes a key.
+        """
+        options = take(server, format, quiet, debug)
+        _write(options, "PATCH", words, file, "merged into", MERGE_PATCH)
+
+    @app.command(rich_help_panel=PANEL)
+    def delete(
+        words: Words,
+        server: ServerOption = None,
+        format: FormatOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """Delete: DELETE the path."""
+        options = take(server, format, quiet, debug)
+        path = api_path(words)
+        with connect(options) as api:
+            result = api.call("DELETE", path)
+        say(f"deleted {API}{path}")
+        emit(result, options.format or Format.yaml)
+
+    @app.command(
+        rich_help_panel=PANEL,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def do(
+        arguments: Annotated[
+            list[str],
+            typer.Argument(
+                metavar="WORD",
+                help="WORD... ACTION [--KEY VALUE]...: the path, the action, then its "
+                "parameters. '--KEY=VALUE' works too; a bare '--KEY' is true; '-' as a VALUE "
+                "reads stdin; put '--' before a KEY "
+                "that regctl itself uses (-- --format x).",
+                show_default=False,
+            ),
+        ],
+        server: ServerOption = None,
+        format: FormatOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """Run an action: POST the flags as {KEY: VALUE} to the path's ACTION.
+
+        'regctl do strongbox token create-token --ttl 4h' posts {"ttl": "4h"} to
+        /api/v1/strongbox/token/create-token.
+        """
+        options = take(server, format, quiet, debug)
+        words, flags = split_action(arguments)
+        body: dict[str, Any] = flags
+        with connect(options) as api:
+            result = api.call("POST", api_path(words), body)
+        if result is None:
+            say(f"done: {words[-1]}")
+        emit(result, options.format or Format.yaml)
