@@ -32,6 +32,7 @@ class Blobs:
         self._repositories = repositories
         # Positive cache of (repository id, digest) links; dropped on unlink.
         self._links: dict[tuple[int, str], int] = {}
+        self._links_epoch = 0
 
     @property
     def store(self) -> BlobStore:
@@ -49,9 +50,10 @@ class Blobs:
             .where(repository_blobs.c.repository_id == repository_id)
             .where(repository_blobs.c.digest == digest)
         )
+        epoch = self._links_epoch
         async with self._db.read() as conn:
             size = await conn.scalar(query)
-        if size is not None:
+        if size is not None and epoch == self._links_epoch:  # no unlink raced this read
             if len(self._links) > 200_000:
                 self._links.clear()
             self._links[key] = size
@@ -96,6 +98,7 @@ class Blobs:
         self._repositories.remember(name, repository_id)
 
     def forget_repository(self, repository_id: int) -> None:
+        self._links_epoch += 1
         for key in [key for key in self._links if key[0] == repository_id]:
             del self._links[key]
 
@@ -108,6 +111,7 @@ class Blobs:
                 .where(repository_blobs.c.repository_id == repository_id)
                 .where(repository_blobs.c.digest == str(digest))
             )
+        self._links_epoch += 1
         self._links.pop((repository_id, str(digest)), None)
         if result.rowcount == 0:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})

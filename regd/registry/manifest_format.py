@@ -102,8 +102,11 @@ def parse_manifest(content: bytes, content_type: str | None) -> ParsedManifest:
     if artifact_type is not None and not isinstance(artifact_type, str):
         raise _invalid("artifactType is not a string")
     annotations = document.get("annotations")
-    if annotations is not None and not isinstance(annotations, dict):
-        raise _invalid("annotations is not an object")
+    if annotations is not None and (
+        not isinstance(annotations, dict)
+        or not all(isinstance(value, str) for value in annotations.values())
+    ):
+        raise _invalid("annotations is not an object of strings")
     parsed.annotations = annotations
     if "subject" in document:
         parsed.subject = _descriptor(document["subject"], "subject")

@@ -44,6 +44,7 @@ class Manifests:
         self._tags: dict[tuple[int, str], str] = {}
         # Bumped by every tag write: a read that raced a write does not fill the cache.
         self._tags_epoch = 0
+        self._manifests_epoch = 0
 
     # -- reads ---------------------------------------------------------------
 
@@ -64,6 +65,7 @@ class Manifests:
         if cached is not None:
             self._by_digest.move_to_end(key)
             return cached
+        epoch = self._manifests_epoch
         async with self._db.read() as conn:
             row = (
                 await conn.execute(
@@ -75,6 +77,8 @@ class Manifests:
         if row is None:
             raise unknown
         manifest = Manifest(digest, row.media_type, bytes(row.content))
+        if epoch != self._manifests_epoch:  # a delete raced this read: do not cache
+            return manifest
         self._by_digest[key] = manifest
         if len(self._by_digest) > _CACHE_ENTRIES:
             self._by_digest.popitem(last=False)
@@ -99,6 +103,7 @@ class Manifests:
     def forget_repository(self, repository_id: int) -> None:
         """Drop every cached entry of a deleted repository."""
         self._tags_epoch += 1
+        self._manifests_epoch += 1
         for key in [key for key in self._tags if key[0] == repository_id]:
             del self._tags[key]
         for key in [key for key in self._by_digest if key[0] == repository_id]:
@@ -290,6 +295,7 @@ class Manifests:
                 )
         self._forget_tags(repository_id, list(removed_tags))
         if isinstance(reference, Digest):
+            self._manifests_epoch += 1
             self._by_digest.pop((repository_id, str(reference)), None)
         if result.rowcount == 0:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": str(reference)})

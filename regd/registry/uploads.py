@@ -109,28 +109,44 @@ class Uploads:
         async with progress.lock:
             if body is not None:
                 await self._receive(upload_id, progress, body)
-            await self._verify(upload_id, progress, digest)
-            size = progress.size
-            await self._store.commit_upload(upload_id, digest.algorithm, digest.hex)
-            async with self._db.write() as conn:
-                repository_id = await self._repositories.ensure(conn, name)
-                await self._blobs.link(conn, repository_id, str(digest), size)
-                await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
-            self._progress.pop(upload_id, None)
-        return size
+            return await self._commit(name, upload_id, progress, digest)
 
     async def upload(self, name: str, digest: Digest, body: AsyncIterator[bytes]) -> int:
-        """A monolithic upload (POST with ``?digest=``): receive, verify, commit."""
-        upload_id = await self.start(name)
+        """A monolithic upload (POST with ``?digest=``): receive, verify, commit.
+
+        No session is recorded: until the blob is committed nothing is written to the
+        database, so a failed push leaves nothing behind, not even a new repository.
+        """
+        upload_id = str(uuid.uuid4())
+        progress = _Progress(0, hashlib.new(STREAMING_ALGORITHM), asyncio.Lock())
+        self._progress[upload_id] = progress  # locked: the sweeper leaves it alone
         try:
-            return await self.finish(name, upload_id, digest, body)
+            async with progress.lock:
+                await self._store.create_upload(upload_id)
+                await self._receive(upload_id, progress, body)
+                return await self._commit(name, upload_id, progress, digest)
         except BaseException:
             await self._discard(upload_id)
             raise
 
+    async def _commit(self, name: str, upload_id: str, progress: _Progress, digest: Digest) -> int:
+        """Verify the staged bytes, make them the blob and link it (the caller holds the lock)."""
+        await self._verify(upload_id, progress, digest)
+        await self._store.commit_upload(upload_id, digest.algorithm, digest.hex)
+        async with self._db.write() as conn:
+            repository_id = await self._repositories.ensure(conn, name)
+            await self._blobs.link(conn, repository_id, str(digest), progress.size)
+            await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
+        self._repositories.remember(name, repository_id)
+        self._progress.pop(upload_id, None)
+        return progress.size
+
     async def cancel(self, name: str, upload_id: str) -> None:
+        """Drop a session, waiting for a PATCH or PUT in progress on it to finish first."""
         await self._check(name, upload_id)
-        await self._discard(upload_id)
+        progress = await self._progress_of(upload_id)
+        async with progress.lock:
+            await self._discard(upload_id)
 
     async def _discard(self, upload_id: str) -> None:
         self._progress.pop(upload_id, None)

@@ -72,7 +72,8 @@ def test_errors_are_problem_json(http: httpx.Client) -> None:
     _problem(http.get("/api/v1/repositories/Bad_Name"), 400)
     _problem(http.delete("/api/v1/repositories/no/such/repo"), 404)
     _problem(http.get("/api/v1/nothing-here"), 404)
-    _problem(http.post("/api/v1/repositories"), 405)
+    _problem(http.put("/api/v1/repositories"), 405)
+    _problem(http.post("/api/v1/repositories", content=b"not json"), 400)
 
 
 def test_openapi_document_matches_the_route_table(http: httpx.Client) -> None:

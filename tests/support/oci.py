@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -74,3 +79,90 @@ def push_image(client: httpx.Client, name: str, tag: str, seed: str = "x", **ext
 
 def error_codes(response: httpx.Response) -> list[str]:
     return [error["code"] for error in response.json()["errors"]]
+
+
+# -- more media types, errors and upload sessions (API tests) -------------------------------
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#: The empty JSON blob, the config of artifacts without one.
+EMPTY_BLOB = b"{}"
+
+
+def assert_oci_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The response is ``status`` with the spec's error body naming ``code``; the first error."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"].split(";")[0] == "application/json"
+    body = response.json()
+    assert isinstance(body, dict)
+    assert set(body) == {"errors"}, body
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert errors
+    for error in errors:
+        assert isinstance(error["code"], str)
+        assert isinstance(error["message"], str)
+        assert error["message"]
+    assert [error["code"] for error in errors] == [code], body
+    return dict(errors[0])
+
+
+@dataclass
+class Session:
+    """An upload session, as POST answered it."""
+
+    name: str
+    location: str
+    uuid: str
+
+
+def start_upload(client: httpx.Client, name: str) -> Session:
+    """POST a session (202 with Location, Range and Docker-Upload-UUID)."""
+    response = client.post(f"/v2/{name}/blobs/uploads/")
+    assert response.status_code == 202, response.text
+    location = response.headers["Location"]
+    uuid = response.headers["Docker-Upload-UUID"]
+    assert location.endswith("/" + uuid), location
+    assert response.headers["Range"] == "0-0"
+    return Session(name, location, uuid)
+
+
+def upload_range(response: httpx.Response) -> int:
+    """The bytes an upload holds, from its ``Range: 0-<last>`` header (0-0 reads as 0 or 1)."""
+    start, _, last = response.headers["Range"].partition("-")
+    assert start == "0", response.headers["Range"]
+    return int(last) + 1
+
+
+def blob_path(data_dir: Path, digest: str) -> Path:
+    """Where the filesystem store keeps a committed blob."""
+    algorithm, hexdigest = digest.split(":")
+    return data_dir / "blobs" / algorithm / hexdigest[:2] / hexdigest
+
+
+def basic_auth(username: str, password: str) -> str:
+    """An ``Authorization`` header value, for hand-written requests."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def send_truncated(url: str, head: str, body: bytes, authorization: str | None = None) -> None:
+    """Send a request's head and ``body`` on a raw socket, then close it, whatever the head's
+    Content-Length or Transfer-Encoding promised (so the server sees a truncated body)."""
+    host, _, port = httpx.URL(url).netloc.decode().partition(":")
+    lines = head.rstrip("\r\n").split("\r\n")
+    lines.insert(1, f"Host: {host}:{port}")
+    if authorization:
+        lines.insert(2, f"Authorization: {authorization}")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll a real condition until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
