@@ -226,11 +226,11 @@ class Remotes:
             not isinstance(default, str) or not _ADDRESS.fullmatch(default)
         ):
             raise RemoteError(400, "default-remote-registry is a registry address")
-        for key in ("tag-ttl", "cache-size-cap"):
-            value = changes.get(key)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 0
-            ):
+        for key, nullable in (("tag-ttl", False), ("cache-size-cap", True)):
+            if key not in changes or (nullable and changes[key] is None):
+                continue
+            value = changes[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise RemoteError(400, f"{key} is a non-negative integer")
         merged = dict(SETTINGS_DEFAULTS) if replace else await self.settings()
         merged.update(changes)

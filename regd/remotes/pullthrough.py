@@ -77,7 +77,8 @@ class PullThrough:
         self._registry = registry
         self._remotes = remotes
         self._upstream = upstream
-        self._fetches: dict[str, _Fetch] = {}
+        #: Blob fetches under way, by digest: started (connecting) or downloading.
+        self._fetches: dict[str, asyncio.Task[_Fetch]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def target(self, name: str) -> Target | None:
@@ -198,10 +199,22 @@ class PullThrough:
 
     async def open_blob(self, target: Target, digest: Digest) -> tuple[int, AsyncIterator[bytes]]:
         """The blob's size and its bytes, fetched once however many clients ask at a time."""
-        fetch = self._fetches.get(str(digest))
-        if fetch is None:
-            fetch = await self._start_fetch(target, digest)
+        key = str(digest)
+        starting = self._fetches.get(key)
+        if starting is None:
+            # Registered before the first await: a request arriving while the upstream is
+            # being reached waits for this fetch instead of starting one of its own.
+            starting = asyncio.create_task(self._start_fetch(target, digest))
+            self._fetches[key] = starting
+            starting.add_done_callback(partial(self._started, key))
+        # Shielded: a client that goes away does not cancel the fetch the others wait on.
+        fetch = await asyncio.shield(starting)
         return fetch.size, self._follow(fetch)
+
+    def _started(self, key: str, task: asyncio.Task[_Fetch]) -> None:
+        """A fetch that could not start is forgotten at once, so the next pull tries again."""
+        if (task.cancelled() or task.exception() is not None) and self._fetches.get(key) is task:
+            del self._fetches[key]
 
     async def _start_fetch(self, target: Target, digest: Digest) -> _Fetch:
         try:
@@ -214,17 +227,17 @@ class PullThrough:
                     ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)}
                 ) from None
             raise _upstream_failure(error) from None
-        existing = self._fetches.get(str(digest))
-        if existing is not None:  # another request started it while we connected
-            response.release()
-            return existing
         if response.content_length is None:
             response.release()
             raise RegistryError(ErrorCode.UNAVAILABLE, "upstream sent no blob size")
         fetch = _Fetch(digest, f"pull-{uuid.uuid4()}", response.content_length)
-        await self._registry.store.create_upload(fetch.upload_id)
-        self._fetches[str(digest)] = fetch
+        try:
+            await self._registry.store.create_upload(fetch.upload_id)
+        except BaseException:
+            response.release()
+            raise
         # The download belongs to no single client: one that goes away stops nobody else.
+        # It forgets the fetch (self._fetches) when it ends.
         task = asyncio.create_task(self._download(target, fetch, response))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -65,6 +65,9 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
         self._ssl: dict[str, ssl.SSLContext] = {}
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        #: Remotes that challenged with Basic: later requests send it at once, rather than
+        #: being refused first (which doubled every upstream request).
+        self._basic: set[str] = set()
         self.requests = 0  # upstream requests made (for /metrics and tests)
 
     async def close(self) -> None:
@@ -117,6 +120,8 @@ class Upstream:
             headers["Authorization"] = f"Bearer {cached[0]}"
         elif secret is not None and secret.token and not secret.password:
             headers["Authorization"] = f"Bearer {secret.token}"
+        elif remote.address in self._basic and (basic := _basic(secret)) is not None:
+            headers["Authorization"] = basic
         response = await self._send(remote, method, path, headers)
         if response.status == 401:
             challenge = response.headers.get("WWW-Authenticate", "")
@@ -160,15 +165,13 @@ class Upstream:
         key: tuple[str, str, str],
     ) -> str:
         scheme = challenge.split(" ", 1)[0].lower()
-        basic = None
-        if secret is not None and secret.username is not None and (secret.password or secret.token):
-            pair = f"{secret.username}:{secret.password or secret.token}"
-            basic = "Basic " + base64.b64encode(pair.encode()).decode()
+        basic = _basic(secret)
         if scheme == "basic":
             if basic is None:
                 raise UpstreamError(
                     f"{remote.address} requires credentials and none are configured", 401
                 )
+            self._basic.add(remote.address)
             return basic
         if scheme != "bearer":
             raise UpstreamError(f"{remote.address} sent an unsupported challenge {scheme!r}", 401)
@@ -206,3 +209,11 @@ class Upstream:
         lifetime = lifetime if isinstance(lifetime, int) and lifetime > 0 else 60
         self._tokens[key] = (token, time.time() + max(lifetime - 10, 5))
         return f"Bearer {token}"
+
+
+def _basic(secret: _Secret | None) -> str | None:
+    """The Basic ``Authorization`` of a secret with a user name and a password or token."""
+    if secret is None or secret.username is None or not (secret.password or secret.token):
+        return None
+    pair = f"{secret.username}:{secret.password or secret.token}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()

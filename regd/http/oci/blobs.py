@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from regd.registry.mediatypes import OCTET_STREAM
 from regd.registry.names import Digest
 from regd.remotes.config import Target
 
+log = logging.getLogger(__name__)
 _SENDFILE_CHUNK = 1 << 20
 
 
@@ -75,8 +77,17 @@ async def _stream(
     response = web.StreamResponse(headers=_headers(digest))
     response.content_length = size
     await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
+    try:
+        async for chunk in chunks:
+            await response.write(chunk)
+    except Exception as error:
+        # The status line is out: no error response may follow (the client would read its
+        # first bytes as the end of this body). Cutting the connection leaves the body short.
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            log.warning("GET %s: body cut short: %s", request.path, error)
+            transport.close()
+        return response
     await response.write_eof()
     return response
 
