@@ -209,7 +209,7 @@ class PullThrough:
             starting.add_done_callback(partial(self._started, key))
         # Shielded: a client that goes away does not cancel the fetch the others wait on.
         fetch = await asyncio.shield(starting)
-        return fetch.size, self._follow(fetch)
+        return fetch.size, self._follow(fetch, target.cache_name)
 
     def _started(self, key: str, task: asyncio.Task[_Fetch]) -> None:
         """A fetch that could not start is forgotten at once, so the next pull tries again."""
@@ -276,10 +276,14 @@ class PullThrough:
         finally:
             self._fetches.pop(str(fetch.digest), None)
 
-    async def _follow(self, fetch: _Fetch) -> AsyncIterator[bytes]:
-        """Stream the staged bytes as they arrive; the last byte only once verified."""
+    async def _follow(self, fetch: _Fetch, cache_name: str) -> AsyncIterator[bytes]:
+        """Stream the staged bytes as they arrive; the last byte only once verified.
+
+        The fetch links the blob into the repository that started it; a client that joined
+        from another cached repository links it into its own once all went well.
+        """
         offset = 0
-        while offset < fetch.size:
+        while offset < fetch.size or not fetch.finished:
             async with fetch.changed:
                 await fetch.changed.wait_for(partial(_can_advance, fetch, offset))
             if fetch.failed is not None:
@@ -289,6 +293,7 @@ class PullThrough:
                 async for chunk in self._read(fetch, offset, limit):
                     offset += len(chunk)
                     yield chunk
+        await self._registry.blobs.adopt(cache_name, fetch.digest, fetch.size)
 
     async def _read(self, fetch: _Fetch, offset: int, limit: int) -> AsyncIterator[bytes]:
         store = self._registry.store
