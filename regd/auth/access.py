@@ -53,6 +53,7 @@ class AccessController:
         self.service = service
         self.throttle = LoginThrottle()
         self._basic_cache: dict[str, tuple[Principal, float]] = {}
+        self._basic_checks: dict[str, asyncio.Future[Principal | None]] = {}
         self._jwt_cache: dict[str, tuple[Principal, dict[str, Any], float]] = {}
 
     # -- the decision --------------------------------------------------------
@@ -89,51 +90,94 @@ class AccessController:
         cached = self._basic_cache.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        # One check per credential at a time: concurrent requests with the same header
+        # wait for it instead of each running argon2id (a stampede when the cache expires).
+        pending = self._basic_checks.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        check = asyncio.ensure_future(self._check_basic(key, username, secret, source))
+        self._basic_checks[key] = check
+        try:
+            return await asyncio.shield(check)
+        finally:
+            if check.done():
+                self._basic_checks.pop(key, None)
+            else:
+                check.add_done_callback(lambda _done: self._basic_checks.pop(key, None))
+
+    async def _check_basic(
+        self, key: str, username: str, secret: str, source: str
+    ) -> Principal | None:
         delay = self.throttle.delay(source, username)
         if delay:
             await asyncio.sleep(delay)
-        principal = await self._check_secret(username, secret)
-        if principal is None:
+        checked = await self._check_secret(username, secret)
+        if checked is None:
             self.throttle.failed(source, username)
             return None
+        principal, expires_at = checked
         self.throttle.succeeded(source, username)
         if len(self._basic_cache) > 10_000:
             self._basic_cache.clear()
-        self._basic_cache[key] = (principal, time.monotonic() + _BASIC_CACHE_SECONDS)
+        # Trusted for a while, but never past the expiry of the token or API client.
+        trusted = _BASIC_CACHE_SECONDS
+        if expires_at is not None:
+            trusted = min(trusted, expires_at - time.time())
+        self._basic_cache[key] = (principal, time.monotonic() + trusted)
         return principal
 
-    async def _check_secret(self, username: str, secret: str) -> Principal | None:
+    async def _check_secret(
+        self, username: str, secret: str
+    ) -> tuple[Principal, float | None] | None:
+        """The principal and when its credential expires (None: it does not)."""
         if looks_like_token(secret):
-            return await self.principal_of_token(secret)
+            return await self._token_principal(secret, ("personal", "session"))
         if API_CLIENT_ID.fullmatch(username):
-            return await self.identities.check_api_client(username, secret)
-        return await self.identities.check_password(username, secret)
+            principal = await self.identities.check_api_client(username, secret)
+            if principal is None:
+                return None
+            return principal, (await self.identities.api_client(username)).expires_at
+        found = await self.identities.check_password(username, secret)
+        return None if found is None else (found, None)
 
     async def principal_of_token(
         self, value: str, kinds: tuple[str, ...] = ("personal", "session")
     ) -> Principal | None:
+        found = await self._token_principal(value, kinds)
+        return None if found is None else found[0]
+
+    async def _token_principal(
+        self, value: str, kinds: tuple[str, ...]
+    ) -> tuple[Principal, float] | None:
         info = await self.tokens.check(value, kinds)
         if info is None:
             return None
-        owner = await self._principal(info.principal_kind, info.principal_id)
-        if owner is None:
+        found = await self._principal(info.principal_kind, info.principal_id)
+        if found is None:
             return None
+        owner, owner_expires_at = found
         policies = tuple(info.policies) if info.policies is not None else None
-        return Principal(owner.kind, owner.id, owner.admin, info.id, policies)
+        expires_at = min(info.expires_at, owner_expires_at or info.expires_at)
+        return Principal(owner.kind, owner.id, owner.admin, info.id, policies), expires_at
 
-    async def _principal(self, kind: str, principal_id: str) -> Principal | None:
-        """The current state of a principal (it may have been deleted or expired since)."""
+    async def _principal(
+        self, kind: str, principal_id: str
+    ) -> tuple[Principal, float | None] | None:
+        """The current state of a principal (it may have been deleted or expired since),
+        and when it expires (API clients may)."""
         if kind == "user":
             try:
                 user = await self.identities.user(principal_id)
             except Exception:
                 return None
-            return Principal("user", user.name, user.admin)
+            return Principal("user", user.name, user.admin), None
         try:
             client = await self.identities.api_client(principal_id)
         except Exception:
             return None
-        return None if client.expired() else Principal("api-client", client.id)
+        if client.expired():
+            return None
+        return Principal("api-client", client.id), client.expires_at
 
     def forget_credentials(self) -> None:
         """Drop cached credential checks (after a password change, revocation, deletion)."""

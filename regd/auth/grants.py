@@ -292,6 +292,17 @@ class Grants:
         if not result.rowcount:
             raise IdentityError(404, "no such access rule")
 
+    async def forget_repository(self, repository: str) -> None:
+        """A deleted repository's access rules and owner go with it."""
+        async with self._db.write() as conn:
+            await conn.execute(
+                sa.delete(access_rules).where(access_rules.c.repository == repository)
+            )
+            await conn.execute(
+                sa.delete(namespace_owners).where(namespace_owners.c.namespace == repository)
+            )
+        self.invalidate()
+
     # -- ownership -----------------------------------------------------------
 
     async def claim_namespace(self, namespace: str, owner: str) -> bool:

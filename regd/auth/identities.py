@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.auth.capabilities import CAPABILITIES, PULL, Grant, grant
 from regd.auth.principals import Principal
@@ -20,7 +21,15 @@ from regd.auth.secrets import (
     verify_password,
 )
 from regd.db import Database
-from regd.db.schema import api_clients, users
+from regd.db.schema import (
+    access_rules,
+    api_clients,
+    namespace_owners,
+    policy_bindings,
+    role_bindings,
+    tokens,
+    users,
+)
 
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 API_CLIENT_ID = re.compile(r"cli-[a-z0-9]{5}")
@@ -156,6 +165,11 @@ class Identities:
             raise IdentityError(409, "the admin user cannot be deleted")
         async with self._db.write() as conn:
             result = await conn.execute(sa.delete(users).where(users.c.name == name))
+            if result.rowcount:
+                await _forget_principal(conn, "user", name)
+                await conn.execute(
+                    sa.delete(namespace_owners).where(namespace_owners.c.owner == name)
+                )
         if not result.rowcount:
             raise IdentityError(404, f"no user {name!r}")
 
@@ -228,6 +242,8 @@ class Identities:
     async def delete_api_client(self, client_id: str) -> None:
         async with self._db.write() as conn:
             result = await conn.execute(sa.delete(api_clients).where(api_clients.c.id == client_id))
+            if result.rowcount:
+                await _forget_principal(conn, "api-client", client_id)
         if not result.rowcount:
             raise IdentityError(404, f"no API client {client_id!r}")
 
@@ -261,6 +277,17 @@ class Identities:
         if row.expires_at is not None and row.expires_at <= time.time():
             return None
         return Principal("api-client", client_id)
+
+
+async def _forget_principal(conn: AsyncConnection, kind: str, principal_id: str) -> None:
+    """Drop the tokens and grants of a deleted principal: a later one of the same name
+    (or, unlikely, the same API client id) starts with nothing."""
+    for table in (tokens, policy_bindings, role_bindings, access_rules):
+        await conn.execute(
+            sa.delete(table)
+            .where(table.c.principal_kind == kind)
+            .where(table.c.principal_id == principal_id)
+        )
 
 
 def _api_client(row: Any) -> ApiClient:

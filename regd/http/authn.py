@@ -66,7 +66,8 @@ async def authenticate(request: web.Request) -> Credentials:
         if verified is None:
             raise BadCredentials("invalid or expired registry token")
         return Credentials(verified[0], "bearer-jwt", verified[1])
-    raise BadCredentials(f"unsupported authorization scheme {scheme!r}")
+    # Not the scheme itself: a client that sends a bare token would see it echoed.
+    raise BadCredentials("unsupported authorization scheme: use Basic or Bearer")
 
 
 def public_url(request: web.Request) -> str:

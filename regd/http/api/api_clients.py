@@ -15,7 +15,7 @@ from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import ADMIN, ROLES
 from regd.auth.identities import ApiClient, normalize_grants
 from regd.auth.tokens import parse_ttl
-from regd.http.api.auth import is_admin
+from regd.http.api.auth import is_admin, refuse_limited_token
 from regd.http.api.common import field, json_body, timestamp
 from regd.http.api.routes import ApiRoute
 from regd.http.errors import Problem
@@ -96,6 +96,7 @@ async def show_client(request: web.Request) -> web.Response:
 
 async def reset_secret(request: web.Request) -> web.Response:
     client = await _visible(request)
+    await refuse_limited_token(request, "reset an API client's secret")
     access = request.app[ACCESS]
     secret = await access.identities.reset_secret(client.id)
     await access.tokens.revoke_sessions("api-client", client.id)

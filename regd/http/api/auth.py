@@ -44,3 +44,11 @@ async def require_admin(request: web.Request) -> Principal:
 
 async def is_admin(request: web.Request) -> bool:
     return await request.app[ACCESS].is_registry_admin(principal(request))
+
+
+async def refuse_limited_token(request: web.Request, what: str) -> None:
+    """403 when the caller uses a token limited to policies (and is no registry admin
+    through it): such a token must not mint credentials that reach beyond its policies."""
+    caller = principal(request)
+    if caller.token_policies is not None and not await is_admin(request):
+        raise Problem(403, f"{caller} uses a token limited to policies: it may not {what}")

@@ -74,6 +74,9 @@ async def create_repository(request: web.Request) -> web.Response:
     validate_name(name)
     caller = await require(request, Resource(REPOSITORY, name), PUSH)
     registry = request.app[REGISTRY]
+    if await registry.inventory.list_repositories(name + "/"):
+        # Its creator would own them too (ownership spans NAME/*): they are someone else's.
+        raise Problem(409, f"repositories exist below {name!r}: it cannot be created and owned")
     if not await registry.inventory.create_repository(name):
         raise Problem(409, f"repository {name!r} exists")
     if caller.kind == "user":
@@ -87,7 +90,10 @@ async def show_repository(request: web.Request) -> web.Response:
 
 
 async def delete_repository(request: web.Request) -> web.Response:
-    await request.app[REGISTRY].inventory.delete_repository(await allowed_name(request, DELETE))
+    name = await allowed_name(request, DELETE)
+    await request.app[REGISTRY].inventory.delete_repository(name)
+    # A repository created later under this name starts without an owner or rules.
+    await request.app[ACCESS].grants.forget_repository(name)
     return web.Response(status=204)
 
 

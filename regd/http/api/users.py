@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from regd.auth.identities import User
-from regd.http.api.auth import is_admin, require_admin
+from regd.http.api.auth import is_admin, refuse_limited_token, require_admin
 from regd.http.api.common import field, json_body, timestamp
 from regd.http.api.routes import ApiRoute
 from regd.http.errors import Problem
@@ -67,10 +67,7 @@ async def show_user(request: web.Request) -> web.Response:
 async def change_user(request: web.Request) -> web.Response:
     """PATCH: a new ``password`` (self or admin)."""
     name = await _self_or_admin(request)
-    caller = principal(request)
-    if caller.token_policies is not None and not await is_admin(request):
-        # Else a token limited to, say, registry-pull could take over its owner.
-        raise Problem(403, f"{caller} uses a token limited to policies: it cannot change users")
+    await refuse_limited_token(request, "change a password")
     body = await json_body(request)
     access = request.app[ACCESS]
     password = field(body, "password", str, None)

@@ -101,6 +101,13 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     elif request.path in ("/v2/", "/v2"):
         if credentials.principal.anonymous:
             return _unauthorized(request, None, "authentication required")
-    elif request.path == "/v2/_catalog" and credentials.principal.anonymous:
-        return _unauthorized(request, CATALOG_SCOPE, "authentication required")
+    elif request.path == "/v2/_catalog":
+        if credentials.principal.anonymous:
+            return _unauthorized(request, CATALOG_SCOPE, "authentication required")
+        if credentials.claims is not None and "*" not in jwt_grants(
+            credentials.claims, "registry", "catalog"
+        ):
+            return _unauthorized(
+                request, CATALOG_SCOPE, "token lacks the scope", "insufficient_scope"
+            )
     return await handler(request)
