@@ -3,9 +3,20 @@
 
 _regctl_commands() {
     case "$1" in
-        "") echo "create show list replace merge delete do login logout version repositories tags config" ;;
-        "repositories") echo "list show delete" ;;
+        "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config" ;;
+        "repositories") echo "list show delete access-rules" ;;
+        "repositories access-rules") echo "add list remove" ;;
         "tags") echo "list delete" ;;
+        "token") echo "show" ;;
+        "tokens") echo "create list revoke" ;;
+        "users") echo "list show create delete passwd" ;;
+        "api-clients") echo "create list show reset-secret delete credentials" ;;
+        "policies") echo "list show" ;;
+        "role-bindings") echo "list add remove" ;;
+        "vaults") echo "list show create delete" ;;
+        "secrets") echo "list show create delete" ;;
+        "remote-registries") echo "list show create delete" ;;
+        "registry") echo "login" ;;
         "config") echo "get-contexts current-context use-context delete-context" ;;
     esac
 }
@@ -20,16 +31,64 @@ _regctl_options() {
         "merge") echo "-f --file --server -o --format -q --quiet --debug -h --help" ;;
         "delete") echo "--server -o --format -q --quiet --debug -h --help" ;;
         "do") echo "--server -o --format -q --quiet --debug -h --help" ;;
-        "login") echo "-u --username --password-stdin -q --quiet --debug -h --help" ;;
+        "login") echo "-u --username --password-stdin --ttl -q --quiet --debug -h --help" ;;
         "logout") echo "-q --quiet --debug -h --help" ;;
+        "whoami") echo "-t --show-token --server -q --quiet --debug -h --help" ;;
         "version") echo "-h --help" ;;
         "repositories") echo "-h --help" ;;
         "repositories list") echo "--prefix --server -o --format -q --quiet --debug -h --help" ;;
         "repositories show") echo "--server -o --format -q --quiet --debug -h --help" ;;
         "repositories delete") echo "--server -q --quiet --debug -h --help" ;;
+        "repositories access-rules") echo "-h --help" ;;
+        "repositories access-rules add") echo "--actions --server -o --format -q --quiet --debug -h --help" ;;
+        "repositories access-rules list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "repositories access-rules remove") echo "--server -q --quiet --debug -h --help" ;;
         "tags") echo "-h --help" ;;
         "tags list") echo "--server -o --format -q --quiet --debug -h --help" ;;
         "tags delete") echo "--server -q --quiet --debug -h --help" ;;
+        "token") echo "-o --format --ttl --server -q --quiet --debug -h --help" ;;
+        "token show") echo "-o --format --ttl --server -q --quiet --debug -h --help" ;;
+        "tokens") echo "-h --help" ;;
+        "tokens create") echo "--ttl --name --policies --server -o --format -q --quiet --debug -h --help" ;;
+        "tokens list") echo "--all --server -o --format -q --quiet --debug -h --help" ;;
+        "tokens revoke") echo "--server -q --quiet --debug -h --help" ;;
+        "users") echo "-h --help" ;;
+        "users list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "users show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "users create") echo "--password-stdin --admin --policies --server -o --format -q --quiet --debug -h --help" ;;
+        "users delete") echo "--server -q --quiet --debug -h --help" ;;
+        "users passwd") echo "--password-stdin --server -q --quiet --debug -h --help" ;;
+        "api-clients") echo "-h --help" ;;
+        "api-clients create") echo "--description --grant -n --namespace --role --ttl --registry --secret-name --server -o --format -q --quiet --debug -h --help" ;;
+        "api-clients list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "api-clients show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "api-clients reset-secret") echo "--registry --secret-name --server -o --format -q --quiet --debug -h --help" ;;
+        "api-clients delete") echo "--server -q --quiet --debug -h --help" ;;
+        "api-clients credentials") echo "--secret-stdin --registry --secret-name --server -o --format -q --quiet --debug -h --help" ;;
+        "policies") echo "-h --help" ;;
+        "policies list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "policies show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "role-bindings") echo "-h --help" ;;
+        "role-bindings list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "role-bindings add") echo "-n --namespace --server -o --format -q --quiet --debug -h --help" ;;
+        "role-bindings remove") echo "-n --namespace --server -q --quiet --debug -h --help" ;;
+        "vaults") echo "-h --help" ;;
+        "vaults list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "vaults show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "vaults create") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "vaults delete") echo "--server -q --quiet --debug -h --help" ;;
+        "secrets") echo "-h --help" ;;
+        "secrets list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "secrets show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "secrets create") echo "--from-literal --from-file --allow-image-access -f --file --server -o --format -q --quiet --debug -h --help" ;;
+        "secrets delete") echo "--server -q --quiet --debug -h --help" ;;
+        "remote-registries") echo "-h --help" ;;
+        "remote-registries list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "remote-registries show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "remote-registries create") echo "-f --file --server -o --format -q --quiet --debug -h --help" ;;
+        "remote-registries delete") echo "--server -q --quiet --debug -h --help" ;;
+        "registry") echo "-h --help" ;;
+        "registry login") echo "--to --ttl --server -q --quiet --debug -h --help" ;;
         "config") echo "-h --help" ;;
         "config get-contexts") echo "-o --format -q --quiet --debug -h --help" ;;
         "config current-context") echo "-q --quiet --debug -h --help" ;;
@@ -41,7 +100,7 @@ _regctl_options() {
 _regctl() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" w i skip=0
     [ "$COMP_CWORD" -gt 0 ] && prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local value_options=" --server -o --format -f --file -u --username --prefix "
+    local value_options=" --server -o --format -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to "
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [ "$skip" = 1 ]; then skip=0; continue; fi
@@ -56,10 +115,21 @@ _regctl() {
             cmdpath="${cmdpath:+$cmdpath }$w"
         fi
     done
-    case "$prev" in
-        -o) COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
-        --format) COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
-        --file|-f) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    case "$cmdpath|$prev" in
+        "token|-o") COMPREPLY=($(compgen -W "text token json docker-config curl" -- "$cur")); return ;;
+        "token|--format") COMPREPLY=($(compgen -W "text token json docker-config curl" -- "$cur")); return ;;
+        "token show|-o") COMPREPLY=($(compgen -W "text token json docker-config curl" -- "$cur")); return ;;
+        "token show|--format") COMPREPLY=($(compgen -W "text token json docker-config curl" -- "$cur")); return ;;
+        "api-clients create|--role") COMPREPLY=($(compgen -W "registry-viewer registry-editor" -- "$cur")); return ;;
+        "api-clients create|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "api-clients create|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "api-clients reset-secret|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "api-clients reset-secret|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "api-clients credentials|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "api-clients credentials|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        *"|-o") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
+        *"|--format") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
+        *"|--file"|*"|--to"|*"|-f") COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "$(_regctl_options "$cmdpath")" -- "$cur"))

@@ -8,11 +8,13 @@ exit code, and tracebacks appear only with ``--debug``.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from regctl import __version__
-from regctl.commands import contexts, nouns, paths
+from regctl import __version__, coercion
+from regctl.commands import GROUPS, add_group, contexts, identity, nouns, paths, strongbox
 from regctl.errors import INTERRUPTED, SERVER_ERROR, USAGE, RegctlError
 from regctl.options import (
     GLOBAL,
@@ -23,7 +25,62 @@ from regctl.options import (
     ServerOption,
 )
 
+
+class Root(TyperGroup):
+    """regctl's root: its noun groups (``GROUPS``) become click commands only when named.
+
+    ``--help`` lists them from their help texts without building them.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        own = super().list_commands(ctx)
+        return [*own, *(name for name in GROUPS if name not in own)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in GROUPS:
+            from typer.main import get_group
+
+            group, panel, hidden = GROUPS[cmd_name]
+            found = get_group(group)
+            found.name, found.hidden, found.rich_help_panel = cmd_name, hidden, panel
+            self.commands[cmd_name] = found
+        return found
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows: list[tuple[str, Any]] = []
+        for name in self.list_commands(ctx):
+            command = super().get_command(ctx, name)
+            if command is None:
+                group, _panel, hidden = GROUPS[name]
+                command = typer.core.TyperCommand(name, help=group.info.help, hidden=hidden)
+            if not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, c.get_short_help_str(limit)) for name, c in rows])
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        from difflib import get_close_matches
+
+        from typer._click.exceptions import UsageError
+
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as error:
+            visible = [n for n in self.list_commands(ctx) if not GROUPS.get(n, (0, 0, False))[2]]
+            matches = get_close_matches(args[0], visible) if args else []
+            if matches:
+                suggestions = ", ".join(repr(match) for match in matches)
+                error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
+
+
+coercion.install()
+
 app = typer.Typer(
+    cls=Root,
     name="regctl",
     help="Drive a regd registry: repositories, tags, tokens, users, secrets, remote "
     f"registries.\n\n{OUTPUT_RULE}\n\nExit codes: 0 ok, 1 server error, 2 usage error, "
@@ -60,9 +117,11 @@ def root(
 ALIASES = {"repos": "repositories"}
 
 paths.register(app)
-app.add_typer(nouns.repositories, name="repositories", rich_help_panel=nouns.PANEL)
-app.add_typer(nouns.repositories, name="repos", hidden=True)
-app.add_typer(nouns.tags, name="tags", rich_help_panel=nouns.PANEL)
+add_group(nouns.repositories, "repositories", nouns.PANEL)
+add_group(nouns.repositories, "repos", nouns.PANEL, hidden=True)
+add_group(nouns.tags, "tags", nouns.PANEL)
+identity.register()
+strongbox.register()
 contexts.register(app)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from regctl.errors import UsageError
-from regctl.options import say
+from regctl.runtime import say
 
 
 def read_body(file: str | None) -> Any:

@@ -6,17 +6,22 @@ httpx is imported when the first request is made, never at startup.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from regctl import __version__
-from regctl.config import Credentials, Target
+from regctl.config import IDENTITY_TOKEN_USER, Credentials, Target
 from regctl.errors import NotFound, ServerError, Unauthorized, Unreachable, UsageError
-from regctl.options import debug
 from regctl.paths import API
+from regctl.runtime import debug
 
 if TYPE_CHECKING:
     import httpx
+
+# ``import httpx`` also loads httpx's own command line (click, rich, pygments: ~100 ms)
+# unless that import fails, which httpx handles; regctl never runs it.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 #: Seconds to wait for a connection, and for anything at all.
 CONNECT_TIMEOUT = 5.0
@@ -28,6 +33,8 @@ def _authorization(credentials: Credentials | None) -> dict[str, str]:
         return {}
     if credentials.token:
         return {"Authorization": f"Bearer {credentials.token}"}
+    if credentials.username == IDENTITY_TOKEN_USER:
+        return {}  # exchanged for a registry token on the first request (see Api)
     if credentials.username and credentials.password is not None:
         import base64
 
@@ -73,6 +80,29 @@ class Api:
             },
         )
 
+        credentials = target.credentials
+        if credentials is not None and credentials.username == IDENTITY_TOKEN_USER:
+            self._client.headers["Authorization"] = "Bearer " + self._exchange(
+                credentials.password or ""
+            )
+
+    def _exchange(self, refresh_token: str) -> str:
+        """An identity (refresh) token, as ``docker login`` keeps it, for a registry token."""
+        response = self.send(
+            "POST",
+            "/token",
+            form={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": "regctl",
+            },
+        )
+        check(response, self.target)
+        token = response.json().get("access_token")
+        if not isinstance(token, str):
+            raise ServerError(f"{self.target.server}/token answered no access_token")
+        return token
+
     def __enter__(self) -> Api:
         return self
 
@@ -80,14 +110,31 @@ class Api:
         self._client.close()
 
     def send(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Send a request to ``path`` (absolute, e.g. ``/v2/``); any answer is returned."""
+        """Send a request to ``path`` (absolute, e.g. ``/v2/``); any answer is returned.
+
+        ``body`` goes as JSON, ``form`` as ``application/x-www-form-urlencoded``.
+        """
         import httpx
 
-        content = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": content_type} if content is not None else {}
-        request = self._client.build_request(method, path, content=content, headers=headers)
+        extra = dict(headers or {})
+        if form is not None:
+            from urllib.parse import urlencode
+
+            content: bytes | None = urlencode(form).encode()
+            content_type = "application/x-www-form-urlencoded"
+        else:
+            content = None if body is None else json.dumps(body).encode()
+        if content is not None:
+            extra["Content-Type"] = content_type
+        request = self._client.build_request(method, path, content=content, headers=extra)
         size = f" ({content_type}, {len(content)} bytes)" if content is not None else ""
         debug(f"> {method} {request.url}{size}")
         started = time.monotonic()
@@ -126,6 +173,39 @@ class Api:
                 ) from None
         return response.text
 
+    def whoami(self) -> str:
+        """Who the credentials are: a user name, or an API client's id.
+
+        The caller's own tokens name their principal; a caller without any gets a
+        one-minute token minted (which says who it is for) and revoked at once.
+        """
+        tokens = self.call("GET", "/tokens")
+        if isinstance(tokens, list) and tokens and isinstance(tokens[0], dict):
+            return principal_name(str(tokens[0].get("principal", "")))
+        minted = self.call("POST", "/token", {"ttl": "1m", "name": "regctl whoami"})
+        self.call("DELETE", f"/tokens/{minted['id']}")
+        return principal_name(str(minted.get("principal", "")))
+
+    def create_token(
+        self, name: str, ttl: str | None, policies: list[str] | None = None, personal: bool = True
+    ) -> dict[str, Any]:
+        """A new personal access token (``/tokens``) or short-lived one (``/token``)."""
+        body: dict[str, Any] = {"name": name}
+        if ttl is not None:
+            body["ttl"] = ttl
+        if policies is not None:
+            body["policies"] = policies
+        created = self.call("POST", "/tokens" if personal else "/token", body)
+        if not isinstance(created, dict) or not isinstance(created.get("token"), str):
+            raise ServerError(f"{self.target.server} answered no token")
+        return created
+
+
+def principal_name(reference: str) -> str:
+    """``user:alice`` -> ``alice``; ``api-client:cli-ab12c`` -> ``cli-ab12c``."""
+    kind, separator, name = reference.partition(":")
+    return name if separator and kind in ("user", "api-client") else reference
+
 
 def check(response: httpx.Response, target: Target) -> None:
     """Raise the ``RegctlError`` a non-2xx answer maps to."""
@@ -135,11 +215,23 @@ def check(response: httpx.Response, target: Target) -> None:
     if response.status_code == 404:
         raise NotFound(message)
     if response.status_code in (401, 403):
-        if target.credentials is None:
-            hint = f"log in first: regctl login {target.server} --username NAME"
-        elif target.credentials.token:
-            hint = "the token (REGCTL_TOKEN or a stored login) was refused or lacks the right"
-        else:
-            hint = f"user {target.credentials.username!r} was refused or lacks the right"
-        raise Unauthorized(message, hint=hint)
+        raise Unauthorized(message, hint=refusal_hint(response.status_code, target))
     raise ServerError(message)
+
+
+def refusal_hint(status: int, target: Target) -> str:
+    """What to do about a 401 (the credentials were refused) or a 403 (they lack a right)."""
+    credentials = target.credentials
+    if credentials is None:
+        return f"log in first: regctl login {target.server} --username NAME"
+    if target.source == "REGCTL_TOKEN":
+        who = "the token in REGCTL_TOKEN"
+    elif target.source == "REGCTL_USERNAME":
+        who = f"user {credentials.username!r} (REGCTL_USERNAME)"
+    else:
+        who = f"the stored login of context {target.context!r}"
+    if status == 403:
+        return f"{who} lacks the right to do this"
+    if target.source == "stored":
+        return f"{who} was refused (expired or revoked?): regctl login {target.server}"
+    return f"{who} was refused"

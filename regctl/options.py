@@ -7,39 +7,65 @@ loaded for ``regctl --help``.
 
 from __future__ import annotations
 
-import os
-import sys
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-DEFAULT_SERVER = "http://127.0.0.1:5000"
+from regctl.runtime import (
+    DEFAULT_SERVER,
+    GLOBAL,
+    Format,
+    Globals,
+    SecretFormat,
+    debug,
+    env,
+    say,
+    take,
+)
 
-
-class Format(StrEnum):
-    """Output formats (``-o``)."""
-
-    table = "table"
-    json = "json"
-    yaml = "yaml"
-    name = "name"
-
+__all__ = [
+    "DEFAULT_SERVER",
+    "ENVIRONMENT",
+    "FORMATS",
+    "GLOBAL",
+    "OUTPUT_RULE",
+    "SECRET_FORMATS",
+    "DebugOption",
+    "Format",
+    "FormatOption",
+    "Globals",
+    "QuietOption",
+    "SecretFormat",
+    "ServerOption",
+    "debug",
+    "env",
+    "say",
+    "take",
+]
 
 #: What each format prints; ``man regctl`` and docs/cli.md show this table.
 FORMATS: dict[Format, str] = {
     Format.table: "a table (rich); a vertical key/value table for a single object",
     Format.json: "the server's JSON, indented",
     Format.yaml: "the same data as YAML",
-    Format.name: "names only, one per line (the name field, else id, address, accessor or digest)",
+    Format.name: "names only, one per line (a remote registry's address, else the name field, "
+    "else id, accessor or digest)",
+}
+
+#: The credential forms of api-clients create, reset-secret and credentials (-o).
+SECRET_FORMATS: dict[str, str] = {
+    "docker-config": 'docker\'s config.json: {"auths": {HOST: {"auth": base64("ID:SECRET")}}}',
+    "k8s-secret": "a kubernetes.io/dockerconfigjson Secret, as kubectl create secret "
+    "docker-registry --dry-run=client -o yaml prints it",
+    "env": "REGCTL_SERVER, REGCTL_USERNAME and REGCTL_PASSWORD lines, for eval or an env file",
 }
 
 #: The output rule, stated once (``--help``, ``man regctl`` and docs/cli.md quote it).
 OUTPUT_RULE = (
     "Path verbs (create, show, list, replace, merge, delete, do) print YAML by default, "
-    "like supctl. Noun commands (repositories, tags, config get-contexts) print a table "
-    "when stdout is a terminal and JSON when it is not. -o/--format overrides both."
+    "like supctl. Noun commands (repositories, tags, users, tokens, vaults, ..., config "
+    "get-contexts) print a table when stdout is a terminal and JSON when it is not. "
+    "-o/--format overrides both."
 )
 
 #: The environment regctl reads (``man regctl`` lists it).
@@ -52,6 +78,9 @@ ENVIRONMENT: dict[str, str] = {
     "REGCTL_CONFIG": "the config file (default: config.yaml in the user config directory, "
     "e.g. ~/.config/regctl/config.yaml)",
     "NO_COLOR": "tables without colour",
+    "DOCKER_CONFIG": "the directory of docker's config.json (registry login; default ~/.docker)",
+    "PYTHON_KEYRING_BACKEND": "the keyring backend login uses, e.g. "
+    "keyring.backends.fail.Keyring to keep credentials in the file",
 }
 
 ServerOption = Annotated[
@@ -75,47 +104,3 @@ QuietOption = Annotated[
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Log HTTP requests and show tracebacks on stderr.")
 ]
-
-
-@dataclass
-class Globals:
-    server: str | None = None
-    format: Format | None = None
-    quiet: bool = False
-    debug: bool = False
-
-    def update(
-        self, server: str | None, format: Format | None, quiet: bool, debug: bool
-    ) -> Globals:
-        if server is not None:
-            self.server = server
-        if format is not None:
-            self.format = format
-        self.quiet = self.quiet or quiet
-        self.debug = self.debug or debug
-        return self
-
-
-#: The options of this invocation.
-GLOBAL = Globals()
-
-
-def take(server: str | None, format: Format | None, quiet: bool, debug: bool) -> Globals:
-    """Record the options a command was given (after the verb) and return them all."""
-    return GLOBAL.update(server, format, quiet, debug)
-
-
-def say(message: str) -> None:
-    """A message for the human, on stderr; ``--quiet`` silences it."""
-    if not GLOBAL.quiet:
-        print(f"regctl: {message}", file=sys.stderr)
-
-
-def debug(message: str) -> None:
-    if GLOBAL.debug:
-        print(f"regctl: debug: {message}", file=sys.stderr)
-
-
-def env(name: str) -> str | None:
-    """An environment variable; empty counts as unset."""
-    return os.environ.get(name) or None

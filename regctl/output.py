@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from regctl.options import Format, say
+from regctl.runtime import Format, say
 
-#: Keys that name an item, in order of preference (``-o name``, ``list``).
-NAME_KEYS = ("name", "id", "address", "accessor", "digest")
+#: Keys that name an item, in order of preference (``-o name``, ``list``). A remote
+#: registry's key is its address; its ``name`` is an alias.
+NAME_KEYS = ("address", "name", "id", "accessor", "digest")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Column:
     short: bool = False
     #: A boolean shown as ``*`` (true) or nothing, as kubectl marks the current context.
     mark: bool = False
+    #: How to show the value in a table, when the default (lists joined by commas) won't do.
+    render: Callable[[Any], str] | None = None
 
 
 def stdout_is_terminal() -> bool:
@@ -98,9 +101,19 @@ def _cell(value: Any, short: bool = False, mark: bool = False) -> str:
 
 
 def _console() -> Any:
+    """On a terminal, its width; in a pipe, wide enough that no cell wraps (``COLUMNS``
+    still limits it)."""
+    import os
+
     from rich.console import Console
 
-    return Console(soft_wrap=False, highlight=False, emoji=False, markup=False)
+    width = height = None
+    if not stdout_is_terminal():
+        # both, or rich falls back to 80 columns on TERM=dumb
+        width, height = int(os.environ.get("COLUMNS") or 0) or 4096, 25
+    return Console(
+        soft_wrap=False, highlight=False, emoji=False, markup=False, width=width, height=height
+    )
 
 
 def _table(rows: list[Any], columns: Sequence[Column] | None) -> None:
@@ -115,7 +128,12 @@ def _table(rows: list[Any], columns: Sequence[Column] | None) -> None:
     for row in rows:
         record = row if isinstance(row, dict) else {"name": row}
         table.add_row(
-            *(_cell(record.get(column.key), column.short, column.mark) for column in columns)
+            *(
+                column.render(record.get(column.key))
+                if column.render is not None
+                else _cell(record.get(column.key), column.short, column.mark)
+                for column in columns
+            )
         )
     _console().print(table)
 

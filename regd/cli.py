@@ -149,12 +149,9 @@ async def _rotate_master_key(settings: Settings) -> None:
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
+    # The stock asyncio loop, not uvloop: only it implements loop.sendfile, which blob
+    # GETs (aiohttp FileResponse) use; measured equal on small requests (docs/performance.md).
+    asyncio.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:

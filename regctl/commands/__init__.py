@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from regctl.options import Format, Globals
 
 if TYPE_CHECKING:
+    import typer
+
     from regctl.client import Api
 
 
@@ -28,3 +30,32 @@ def noun_format(options: Globals) -> Format:
     if options.format is not None:
         return options.format
     return Format.table if sys.stdout.isatty() else Format.json
+
+
+def principal_ref(text: str) -> str:
+    """``alice`` -> ``user:alice``; ``cli-ab12c`` -> ``api-client:cli-ab12c``.
+
+    ``user:NAME``, ``api-client:ID`` and ``public`` stay as they are.
+    """
+    import re
+
+    if text == "public" or text.startswith(("user:", "api-client:")):
+        return text
+    if re.fullmatch(r"cli-[a-z0-9]{5}", text):
+        return f"api-client:{text}"
+    return f"user:{text}"
+
+
+def comma_list(values: list[str] | None) -> list[str]:
+    """Repeated and comma-separated values as one list: ``["a,b", "c"]`` -> ``[a, b, c]``."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+#: name -> (noun group, help panel, hidden), in --help order. regctl.app builds a group's
+#: click command (typer evaluates every annotation of every command in it) only when the
+#: command line names it, which keeps regctl --help and each command's start fast.
+GROUPS: dict[str, tuple[typer.Typer, str, bool]] = {}
+
+
+def add_group(group: typer.Typer, name: str, panel: str, hidden: bool = False) -> None:
+    GROUPS[name] = (group, panel, hidden)

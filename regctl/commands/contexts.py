@@ -1,19 +1,21 @@
-"""Contexts and logins: ``regctl login``, ``logout`` and ``regctl config ...``."""
+"""Contexts and logins: ``regctl login``, ``logout``, ``whoami``, ``registry login`` and
+``regctl config ...``."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from regctl.commands import noun_format
+from regctl.commands import add_group, noun_format
 from regctl.errors import NotFound, ServerError, Unauthorized, UsageError
-from regctl.options import DebugOption, FormatOption, QuietOption, env, say, take
+from regctl.options import DebugOption, FormatOption, QuietOption, ServerOption, env, say, take
 from regctl.output import Column, emit
 
 if TYPE_CHECKING:
-    from regctl.config import Config, Context, Target
+    from regctl.config import Config, Context, Credentials, Target
 
 PANEL = "Contexts and login"
 CONTEXT_COLUMNS = (
@@ -29,6 +31,16 @@ config_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+registry_app = typer.Typer(
+    help="Hand the login to docker: registry login.", no_args_is_help=True, rich_markup_mode=None
+)
+
+#: The life of the token regctl login creates.
+LOGIN_TTL = "30d"
+TtlOption = Annotated[
+    str, typer.Option(metavar="TTL", help="The life of the token created: 4h, 30m, 1y2d5h.")
+]
 
 ContextName = Annotated[
     str, typer.Argument(metavar="NAME", help="A context name (see get-contexts).")
@@ -80,21 +92,26 @@ def register(app: typer.Typer) -> None:
         password_stdin: Annotated[
             bool, typer.Option("--password-stdin", help="Read the password from stdin.")
         ] = False,
+        ttl: TtlOption = LOGIN_TTL,
         quiet: QuietOption = False,
         debug: DebugOption = False,
     ) -> None:
-        """Check a username and password against URL, save them and make URL's context current.
+        """Log in: trade a password for a token, store it, make URL's context current.
 
         The password is asked without echo on a terminal, or read with --password-stdin.
-        The context is named after URL's host[:port].
+        It is sent once, to create a personal access token (POST /api/v1/tokens, named
+        regctl@HOSTNAME, living --ttl), and never stored. The token goes to the system
+        keyring or, where no keyring works (headless CI), to credentials.yaml beside the
+        config (mode 0600); regctl says which. The context is named after URL's
+        host[:port].
         """
         from regctl.config import (
-            DEFAULT_STORE,
             Context,
             Credentials,
             Target,
             context_name,
             normalize_server,
+            store_credentials,
         )
 
         take(None, None, quiet, debug)
@@ -104,22 +121,27 @@ def register(app: typer.Typer) -> None:
             if not sys.stdin.isatty() or password_stdin:
                 raise UsageError("no username: give --username NAME or set REGCTL_USERNAME")
             user = _ask("Username: ", secret=False)
-        credentials = Credentials(username=user, password=_password(password_stdin))
-        _check_login(Target(server, credentials, None))
+        password = _password(password_stdin)
+        basic = Target(server, Credentials(username=user, password=password), None)
+        token = _login_token(basic, ttl)
 
         config = _load()
         name = context_name(server)
         previous = config.contexts.get(name)
-        context = Context(
-            name, server, user, previous.credential_store if previous else DEFAULT_STORE
-        )
-        store = config.store(context)
-        store.put(name, credentials)
+        replaced = _stored(config, previous)
+        context = Context(name, server, user, previous.credential_store if previous else "file")
+        credentials = Credentials(username=user, token=token["token"], token_id=token["id"])
+        location = store_credentials(config, context, credentials)
         config.contexts[name] = context
         config.current = name
         config.save()
+        if replaced is not None and replaced.token_id and replaced.token != credentials.token:
+            _revoke(Target(server, replaced, name, "stored"))
         say(f"logged in to {server} as {user}; context {name!r} is current")
-        say(f"credentials stored in {store.location}")
+        say(
+            f"credentials stored in {location}: token {token.get('name')!r}, "
+            f"expires {token.get('expires-at')}"
+        )
 
     @app.command(rich_help_panel=PANEL)
     def logout(
@@ -132,11 +154,21 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOption = False,
         debug: DebugOption = False,
     ) -> None:
-        """Forget the stored credentials of a context (the context itself stays)."""
+        """Log out: revoke the login's token on the server and forget it here.
+
+        The context itself stays. When the server cannot be reached, the token is still
+        forgotten here, and regctl says that it stays valid until it expires.
+        """
+        from regctl.config import Target
+
         take(None, None, quiet, debug)
         config = _load()
         context = _context(config, name)
-        removed = config.store(context).delete(context.name)
+        store = config.store(context)
+        credentials = store.get(context.name)
+        if credentials is not None and credentials.token_id:
+            _revoke(Target(context.server, credentials, context.name, "stored"))
+        removed = store.delete(context.name)
         context.username = None
         config.save()
         if removed:
@@ -144,24 +176,186 @@ def register(app: typer.Typer) -> None:
         else:
             say(f"not logged in to {context.name}")
 
-    app.add_typer(config_app, name="config", rich_help_panel=PANEL)
+    @app.command(rich_help_panel=PANEL)
+    def whoami(
+        show_token: Annotated[
+            bool,
+            typer.Option(
+                "-t",
+                "--show-token",
+                help="Print the bearer token instead (a short-lived one is minted when the "
+                "credentials are a password).",
+            ),
+        ] = False,
+        server: ServerOption = None,
+        quiet: QuietOption = False,
+        debug: DebugOption = False,
+    ) -> None:
+        """Print who you are (a user name or API client id), like oc whoami.
+
+        With -t, print the bearer token and a newline, nothing else: the stored login's
+        token (or REGCTL_TOKEN) as it is, without asking the server.
+        """
+        from regctl.client import Api
+
+        options = take(server, None, quiet, debug)
+        target = _logged_in(options.server)
+        assert target.credentials is not None
+        if show_token and target.credentials.token:
+            print(target.credentials.token)
+            return
+        with Api(target) as api:
+            if show_token:
+                print(api.create_token("regctl whoami -t", None, personal=False)["token"])
+            else:
+                print(api.whoami())
+
+    add_group(registry_app, "registry", PANEL)
+    add_group(config_app, "config", PANEL)
 
 
-def _check_login(target: Target) -> None:
-    """``GET /v2/`` with Basic authentication: 2xx means the credentials are good."""
+def _logged_in(server: str | None) -> Target:
+    """The target of ``server``, which must come with credentials."""
+    from regctl.config import resolve
+
+    target = resolve(server)
+    if target.credentials is None:
+        raise Unauthorized(
+            f"not logged in to {target.server}",
+            hint=f"log in first: regctl login {target.server} --username NAME",
+        )
+    return target
+
+
+def _login_token(target: Target, ttl: str) -> dict[str, Any]:
+    """``POST /api/v1/tokens`` with Basic authentication: the password buys a token."""
+    import socket
+
     from regctl.client import Api, problem_message
 
+    body = {"name": f"regctl@{socket.gethostname()}", "ttl": ttl}
     with Api(target) as api:
-        response = api.send("GET", "/v2/")
+        response = api.send("POST", "/api/v1/tokens", body)
     if response.status_code in (401, 403):
         raise Unauthorized(
             f"login to {target.server} refused: {problem_message(response)}",
             hint="check the username and password",
         )
+    if response.status_code == 400:
+        raise UsageError(f"login to {target.server}: {problem_message(response)}")
     if not response.is_success:
         raise ServerError(
-            f"{target.server} does not answer like a registry on /v2/: {problem_message(response)}"
+            f"{target.server} does not answer like regd on /api/v1/tokens: "
+            f"{problem_message(response)}"
         )
+    created = response.json()
+    if not isinstance(created, dict) or not isinstance(created.get("token"), str):
+        raise ServerError(f"{target.server} answered no token")
+    return created
+
+
+def _revoke(target: Target) -> None:
+    """Revoke the login token in ``target``'s credentials; a failure is only said."""
+    from regctl.client import Api, problem_message
+    from regctl.errors import RegctlError
+
+    assert target.credentials is not None
+    token_id = target.credentials.token_id
+    try:
+        with Api(target) as api:
+            response = api.send("DELETE", f"/api/v1/tokens/{token_id}")
+    except RegctlError as error:
+        say(
+            f"warning: could not revoke token {token_id} on {target.server}: {error.message}; "
+            "it stays valid until it expires"
+        )
+        return
+    if response.is_success:
+        say(f"revoked token {token_id} on {target.server}")
+    elif response.status_code not in (401, 404):  # else expired or revoked already
+        say(
+            f"warning: could not revoke token {token_id} on {target.server}: "
+            f"{problem_message(response)}"
+        )
+
+
+def _stored(config: Config, context: Context | None) -> Credentials | None:
+    if context is None:
+        return None
+    try:
+        return config.store(context).get(context.name)
+    except UsageError:
+        return None
+
+
+@registry_app.command("login")
+def registry_login(
+    host: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="HOST",
+            help="The registry as docker names it (default: the server's host[:port]).",
+            show_default=False,
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="FILE",
+            help="Merge into FILE instead of $DOCKER_CONFIG/config.json "
+            "(~/.docker/config.json); '-' prints the entry on stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    ttl: TtlOption = LOGIN_TTL,
+    server: ServerOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Give docker the login's token, like oc registry login.
+
+    Checks the token on /v2/, then merges {"auths": {HOST: {"auth": base64("user:token")}}}
+    into docker's config.json (mode 0600), or prints it with --to=-. The token is the
+    stored login's (or REGCTL_TOKEN); with password credentials a personal access token
+    (--ttl) is minted for docker.
+    """
+    import socket
+
+    from regctl.client import Api, problem_message
+    from regctl.config import IDENTITY_TOKEN_USER, Credentials, Target, registry_host
+    from regctl.credentials import (
+        docker_config,
+        docker_config_path,
+        dumps_config,
+        merge_docker_config,
+    )
+
+    options = take(server, None, quiet, debug)
+    target = _logged_in(options.server)
+    credentials = target.credentials
+    assert credentials is not None
+    with Api(target) as api:
+        secret = credentials.token
+        if secret is None:
+            minted = api.create_token(f"docker@{socket.gethostname()}", ttl)
+            secret = str(minted["token"])
+            say(f"created token {minted['id']} for docker, expires {minted.get('expires-at')}")
+        user = credentials.username
+        if not user or user == IDENTITY_TOKEN_USER:
+            user = api.whoami()
+    host = host or registry_host(target.server)
+    with Api(Target(target.server, Credentials(username=user, password=secret), None)) as api:
+        response = api.send("GET", "/v2/")
+    if not response.is_success:
+        raise Unauthorized(f"{target.server}/v2/ refused the token: {problem_message(response)}")
+    if to == "-":
+        sys.stdout.write(dumps_config(docker_config(host, user, secret)))
+        return
+    path = Path(to).expanduser() if to else docker_config_path()
+    for warning in merge_docker_config(path, host, user, secret):
+        say(f"warning: {warning}")
+    say(f"saved credentials for {host} as {user} in {path}")
 
 
 def _load() -> Config:
@@ -227,11 +421,17 @@ def use_context(name: ContextName, quiet: QuietOption = False, debug: DebugOptio
 def delete_context(
     name: ContextName, quiet: QuietOption = False, debug: DebugOption = False
 ) -> None:
-    """Remove context NAME and its stored credentials."""
+    """Remove context NAME and its stored credentials (revoking its login token)."""
+    from regctl.config import Target
+
     take(None, None, quiet, debug)
     config = _load()
     context = _context(config, name)
-    config.store(context).delete(context.name)
+    store = config.store(context)
+    credentials = store.get(context.name)
+    if credentials is not None and credentials.token_id:
+        _revoke(Target(context.server, credentials, context.name, "stored"))
+    store.delete(context.name)
     del config.contexts[context.name]
     if config.current == context.name:
         config.current = None

@@ -32,7 +32,7 @@ Repository = Annotated[
 ]
 
 repositories = typer.Typer(
-    help="Repositories (alias: repos): list, show, delete.",
+    help="Repositories (alias: repos): list, show, delete, access-rules.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -117,3 +117,85 @@ def delete_tag(
     with connect(options) as api:
         api.call("DELETE", f"/repositories/{name_path(repository)}/-/tags/{segment(tag)}")
     say(f"deleted tag {repository}:{tag}")
+
+
+# -- access rules ----------------------------------------------------------------------------
+
+RULE_COLUMNS = (Column("PRINCIPAL", "principal"), Column("ACTIONS", "actions"))
+access_rules = typer.Typer(
+    help="A repository's access rules (who may pull, push, delete): add, list, remove.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+repositories.add_typer(access_rules, name="access-rules")
+
+RulePrincipal = Annotated[
+    str,
+    typer.Argument(
+        metavar="PRINCIPAL",
+        help="user:NAME, api-client:ID or public; or just NAME (a user) or cli-xxxxx.",
+    ),
+]
+
+
+@access_rules.command("add")
+def add_access_rule(
+    repository: Repository,
+    principal: RulePrincipal,
+    actions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--actions",
+            metavar="ACTIONS",
+            help="pull, push, delete (comma-separated or repeated; default pull). public only "
+            "ever pulls.",
+            show_default=False,
+        ),
+    ] = None,
+    server: ServerOption = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Let PRINCIPAL pull (push, delete) REPOSITORY; replaces its previous rule there."""
+    from regctl.commands import comma_list, principal_ref
+
+    options = take(server, format, quiet, debug)
+    body = {"principal": principal_ref(principal), "actions": comma_list(actions) or ["pull"]}
+    with connect(options) as api:
+        rule = api.call("POST", f"/repositories/{name_path(repository)}/-/access-rules", body)
+    emit(rule, noun_format(options))
+
+
+@access_rules.command("list")
+def list_access_rules(
+    repository: Repository,
+    server: ServerOption = None,
+    format: FormatOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """List REPOSITORY's access rules (needs admin there: its owner or a registry admin)."""
+    options = take(server, format, quiet, debug)
+    with connect(options) as api:
+        rules = api.call("GET", f"/repositories/{name_path(repository)}/-/access-rules")
+    emit(rules, noun_format(options), RULE_COLUMNS, empty=f"{repository} has no access rules")
+
+
+@access_rules.command("remove")
+def remove_access_rule(
+    repository: Repository,
+    principal: RulePrincipal,
+    server: ServerOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Remove PRINCIPAL's access rule from REPOSITORY."""
+    from regctl.commands import principal_ref
+
+    options = take(server, None, quiet, debug)
+    reference = principal_ref(principal)
+    path = f"/repositories/{name_path(repository)}/-/access-rules/{segment(reference)}"
+    with connect(options) as api:
+        api.call("DELETE", path)
+    say(f"removed the access rule of {reference} from {repository}")

@@ -5,7 +5,8 @@ Path verbs print YAML by default, like supctl; ``-o`` overrides.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +23,9 @@ from regctl.options import (
 )
 from regctl.output import emit, names
 from regctl.paths import API, api_path, split_action
+
+if TYPE_CHECKING:
+    from regctl.client import Api
 
 PANEL = "Path grammar (supctl)"
 MERGE_PATCH = "application/merge-patch+json"
@@ -60,6 +64,51 @@ def _write(
     if result is None:
         say(f"{done} {API}{path}")
     emit(result, options.format or Format.yaml)
+
+
+def typed_flags(api: Api, path: str, flags: dict[str, Any]) -> dict[str, Any]:
+    """``do`` flags typed by the request schema of ``POST path`` in regd's OpenAPI document.
+
+    Strings are what the command line gives; the schema says which keys are lists,
+    numbers or booleans. Without a document or a schema, the flags go as they are.
+    """
+    response = api.send("GET", f"{API}/openapi.json")
+    document = response.json() if response.is_success else {}
+    properties: dict[str, Any] = {}
+    for template, methods in (document.get("paths") or {}).items():
+        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, API + path) and isinstance(methods, dict):
+            schema = (
+                methods.get("post", {})
+                .get("requestBody", {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema", {})
+            )
+            properties = schema.get("properties") or {}
+            break
+    return {key: _typed(value, properties.get(key)) for key, value in flags.items()}
+
+
+def _typed(value: Any, schema: Any) -> Any:
+    kinds = schema.get("type") if isinstance(schema, dict) else None
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    values = value if isinstance(value, list) else [value]
+    if "array" in kinds:
+        return [
+            part.strip() if isinstance(item, str) else item
+            for item in values
+            for part in (item.split(",") if isinstance(item, str) else [item])
+            if not isinstance(part, str) or part.strip()
+        ]
+    if isinstance(value, str):
+        if "boolean" in kinds and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if "integer" in kinds and re.fullmatch(r"-?[0-9]+", value):
+            return int(value)
+        if "number" in kinds and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
+            return float(value)
+    return value
 
 
 def register(app: typer.Typer) -> None:
@@ -174,14 +223,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run an action: POST the flags as {KEY: VALUE} to the path's ACTION.
 
-        'regctl do strongbox token create-token --ttl 4h' posts {"ttl": "4h"} to
-        /api/v1/strongbox/token/create-token.
+        'regctl do strongbox token create-token --policies registry-push --ttl 4h' posts
+        {"policies": ["registry-push"], "ttl": "4h"} to /api/v1/strongbox/token/create-token.
+        A VALUE is typed by the action's request schema in regd's OpenAPI document: a
+        list splits on commas (and collects a repeated KEY), a number or boolean is
+        converted; anything else stays a string.
         """
         options = take(server, format, quiet, debug)
         words, flags = split_action(arguments)
-        body: dict[str, Any] = flags
+        path = api_path(words)
         with connect(options) as api:
-            result = api.call("POST", api_path(words), body)
+            body = typed_flags(api, path, flags) if flags else flags
+            result = api.call("POST", path, body)
         if result is None:
             say(f"done: {words[-1]}")
         emit(result, options.format or Format.yaml)

@@ -1,8 +1,11 @@
 """regctl as a real process against a real regd.
 
 ``regctl`` runs as ``python -m regctl`` with a config file of the test's own
-(``REGCTL_CONFIG``) and none of the caller's ``REGCTL_*`` variables. Tests marked ``api_v1``
-need regd's management API (``/api/v1``); ``pytest -m api_v1 tests/cli`` finds them.
+(``REGCTL_CONFIG``), none of the caller's ``REGCTL_*`` variables, no OS keyring (keyring's
+fail backend: a test never touches the keyring of the machine it runs on) and a docker
+config directory of its own (``DOCKER_CONFIG``). The virtualenv's bin directory leads
+``PATH``, so docker finds ``docker-credential-regctl``. Tests marked ``api_v1`` need regd's
+management API (``/api/v1``); ``pytest -m api_v1 tests/cli`` finds them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +28,8 @@ from tests.support.server import ADMIN_PASSWORD, RegdProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 REGCTL = [sys.executable, "-m", "regctl"]
+#: The virtualenv's scripts: regctl, docker-credential-regctl.
+BIN = Path(sys.executable).parent
 TIMEOUT = 60.0
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -63,6 +69,25 @@ class Regctl:
             cwd=ROOT,
         )
         return Result(done.returncode, done.stdout, done.stderr)
+
+    def run(
+        self, *command: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> Result:
+        """Run another program (docker, skopeo, kubectl...) with this environment."""
+        done = subprocess.run(
+            command,
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=TIMEOUT,
+            cwd=ROOT,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    @property
+    def docker_config(self) -> Path:
+        return Path(self.env["DOCKER_CONFIG"]) / "config.json"
 
     def shell(self, script: str, env: Mapping[str, str] | None = None) -> Result:
         """Run ``script`` with bash, ``regctl`` being this regctl (a function)."""
@@ -117,9 +142,22 @@ class Regctl:
 @pytest.fixture
 def regctl(tmp_path: Path) -> Regctl:
     """regctl with an empty config of its own and no credentials."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("REGCTL_")}
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("REGCTL_", "DOCKER_", "PYTHON_KEYRING", "REGISTRY_AUTH"))
+        and k not in ("COLUMNS", "LINES")  # pytest-xdist sets them in its workers
+    }
     config = tmp_path / "regctl" / "config.yaml"
-    env = {**keep, "REGCTL_CONFIG": str(config), "HOME": str(tmp_path), "NO_COLOR": "1"}
+    env = {
+        **keep,
+        "REGCTL_CONFIG": str(config),
+        "HOME": str(tmp_path),
+        "NO_COLOR": "1",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "DOCKER_CONFIG": str(tmp_path / "docker"),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     return Regctl(env, config)
 
 
@@ -130,6 +168,14 @@ def admin(regctl: Regctl, regd: RegdProcess) -> Regctl:
         REGCTL_SERVER=regd.url, REGCTL_USERNAME="admin", REGCTL_PASSWORD=ADMIN_PASSWORD
     )
     return regctl
+
+
+def need(program: str) -> str:
+    """The path of ``program``; the test is skipped where it is not installed."""
+    found = shutil.which(program)
+    if found is None:
+        pytest.skip(f"{program} is not installed")
+    return found
 
 
 @pytest.fixture

@@ -29,12 +29,49 @@ COMMANDS = [
     "do",
     "login",
     "logout",
+    "whoami",
     "version",
     "repositories list",
     "repositories show",
     "repositories delete",
+    "repositories access-rules add",
+    "repositories access-rules list",
+    "repositories access-rules remove",
     "tags list",
     "tags delete",
+    "token show",
+    "tokens create",
+    "tokens list",
+    "tokens revoke",
+    "users list",
+    "users show",
+    "users create",
+    "users delete",
+    "users passwd",
+    "api-clients create",
+    "api-clients list",
+    "api-clients show",
+    "api-clients reset-secret",
+    "api-clients delete",
+    "api-clients credentials",
+    "policies list",
+    "policies show",
+    "role-bindings list",
+    "role-bindings add",
+    "role-bindings remove",
+    "vaults list",
+    "vaults show",
+    "vaults create",
+    "vaults delete",
+    "secrets list",
+    "secrets show",
+    "secrets create",
+    "secrets delete",
+    "remote-registries list",
+    "remote-registries show",
+    "remote-registries create",
+    "remote-registries delete",
+    "registry login",
     "config get-contexts",
     "config current-context",
     "config use-context",
@@ -125,9 +162,31 @@ def _bash_complete(*words: str) -> list[str]:
 def test_bash_completion() -> None:
     assert "repositories" in _bash_complete("regctl", "")
     assert _bash_complete("regctl", "rep") == ["replace", "repositories"]
-    assert _bash_complete("regctl", "repos", "") == ["list", "show", "delete"]
+    assert _bash_complete("regctl", "repos", "") == ["list", "show", "delete", "access-rules"]
+    assert _bash_complete("regctl", "repos", "access-rules", "") == ["add", "list", "remove"]
     assert _bash_complete("regctl", "--server", "http://x", "tags", "") == ["list", "delete"]
     assert _bash_complete("regctl", "list", "users", "-o", "") == ["table", "json", "yaml", "name"]
+    # A command's own -o has its own values.
+    assert _bash_complete("regctl", "token", "show", "-o", "") == [
+        "text",
+        "token",
+        "json",
+        "docker-config",
+        "curl",
+    ]
+    assert _bash_complete("regctl", "api-clients", "credentials", "x", "-o", "") == [
+        "table",
+        "json",
+        "yaml",
+        "name",
+        "docker-config",
+        "k8s-secret",
+        "env",
+    ]
+    assert _bash_complete("regctl", "api-clients", "create", "--role", "") == [
+        "registry-viewer",
+        "registry-editor",
+    ]
     assert "--prefix" in _bash_complete("regctl", "repositories", "list", "--")
     assert _bash_complete("regctl", "create", "-f", "completions/regctl.ba") == [
         "completions/regctl.bash"
@@ -144,9 +203,10 @@ def test_fish_completion() -> None:
         return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
 
     assert "repositories" in complete("regctl ")
-    assert sorted(complete("regctl repos ")) == ["delete", "list", "show"]
+    assert sorted(complete("regctl repos ")) == ["access-rules", "delete", "list", "show"]
     assert "--prefix" in complete("regctl repositories list --")
     assert sorted(complete("regctl -o ")) == ["json", "name", "table", "yaml"]
+    assert "docker-config" in complete("regctl token show -o ")
 
 
 def test_zsh_completion() -> None:
@@ -167,8 +227,15 @@ def test_zsh_completion() -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout.split()
 
-    assert complete("regctl", "repos", "") == ["list", "show", "delete"]
+    assert complete("regctl", "repos", "") == ["list", "show", "delete", "access-rules"]
     assert complete("regctl", "-o", "") == ["table", "json", "yaml", "name"]
+    assert complete("regctl", "token", "-o", "") == [
+        "text",
+        "token",
+        "json",
+        "docker-config",
+        "curl",
+    ]
     assert complete("regctl", "merge", "-f", "") == ["FILES"]
 
 
@@ -187,11 +254,14 @@ def test_help_lists_every_top_level_command() -> None:
 
 
 def test_startup_imports_nothing_heavy() -> None:
-    """``regctl --help`` must stay fast: httpx, rich, yaml load when a command needs them."""
-    code = (
-        "import sys, regctl.app\n"
-        "heavy = {'httpx', 'rich', 'yaml', 'platformdirs', 'pydantic'} & set(sys.modules)\n"
-        "print(sorted(heavy))"
-    )
-    done = _run(sys.executable, "-c", code)
-    assert done.stdout == "[]\n", done.stdout
+    """``regctl --help`` must stay fast: httpx, rich, yaml load when a command needs them;
+    docker runs docker-credential-regctl for every pull: it does not even load typer."""
+    heavy = "{'httpx', 'rich', 'yaml', 'platformdirs', 'pydantic', 'keyring', 'click'}"
+    for module, extra in (("regctl.app", ""), ("regctl.credential_helper", ", 'typer'")):
+        code = (
+            f"import sys, {module}\n"
+            f"heavy = {heavy[:-1]}{extra}}} & set(sys.modules)\n"
+            "print(sorted(heavy))"
+        )
+        done = _run(sys.executable, "-c", code)
+        assert done.stdout == "[]\n", (module, done.stdout)

@@ -102,3 +102,80 @@ def test_credentials_stay_with_their_server(
     assert resolve("http://127.0.0.1:7001").context == "a"
     other = resolve("http://127.0.0.1:7002")
     assert (other.server, other.credentials, other.context) == ("http://127.0.0.1:7002", None, None)
+
+
+def test_k8s_secret_is_what_kubectl_prints() -> None:
+    """The bytes of ``kubectl create secret docker-registry pull --docker-server=127.0.0.1:5000
+    --docker-username=cli-abcde --docker-password='s3cr:et' --dry-run=client -o yaml`` (less
+    ``creationTimestamp: null``); test_identity.py compares with a live kubectl too."""
+    from regctl.credentials import k8s_secret
+
+    assert k8s_secret("pull", "127.0.0.1:5000", "cli-abcde", "s3cr:et") == (
+        "apiVersion: v1\n"
+        "data:\n"
+        "  .dockerconfigjson: eyJhdXRocyI6eyIxMjcuMC4wLjE6NTAwMCI6eyJ1c2VybmFtZSI6ImNsaS1hYmNkZ"
+        "SIsInBhc3N3b3JkIjoiczNjcjpldCIsImF1dGgiOiJZMnhwTFdGaVkyUmxPbk16WTNJNlpYUT0ifX19\n"
+        "kind: Secret\n"
+        "metadata:\n"
+        "  name: pull\n"
+        "type: kubernetes.io/dockerconfigjson\n"
+    )
+
+
+def test_go_json_escapes_as_go_does() -> None:
+    from regctl.credentials import go_json
+
+    assert go_json({"a": "<&>é\u2028"}) == '{"a":"\\u003c\\u0026\\u003eé\\u2028"}'
+
+
+@pytest.mark.parametrize(
+    ("given", "reference"),
+    [
+        ("alice", "user:alice"),
+        ("cli-ab12c", "api-client:cli-ab12c"),
+        ("cli-caroline", "user:cli-caroline"),
+        ("api-client:cli-ab12c", "api-client:cli-ab12c"),
+        ("public", "public"),
+    ],
+)
+def test_principal_ref(given: str, reference: str) -> None:
+    from regctl.commands import principal_ref
+
+    assert principal_ref(given) == reference
+
+
+def test_do_flags_are_typed_by_the_schema() -> None:
+    from regctl.commands.paths import _typed
+
+    assert _typed("a,b", {"type": "array"}) == ["a", "b"]
+    assert _typed(["a", "b,c"], {"type": ["array", "null"]}) == ["a", "b", "c"]
+    assert _typed("300", {"type": "integer"}) == 300
+    assert _typed("true", {"type": "boolean"}) is True
+    assert _typed("4h", {"type": "string"}) == "4h"
+    assert _typed("x", None) == "x"
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("127.0.0.1:5000", "127.0.0.1:5000"),
+        ("http://127.0.0.1:5000", "127.0.0.1:5000"),
+        ("https://Reg.Example.com/v1/", "reg.example.com"),
+        ("reg.example.com/team/app", "reg.example.com"),
+    ],
+)
+def test_registry_host(url: str, host: str) -> None:
+    from regctl.config import registry_host
+
+    assert registry_host(url) == host
+
+
+def test_no_keyring_on_the_fail_or_null_backend() -> None:
+    import keyring
+    from keyring.backends import fail, null
+
+    from regctl.config import working_keyring
+
+    for backend in (fail.Keyring(), null.Keyring()):
+        keyring.set_keyring(backend)
+        assert working_keyring() is None
