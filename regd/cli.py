@@ -91,7 +91,9 @@ async def _serve(settings: Settings) -> None:
     await web.SockSite(runner, listener, backlog=1024).start()
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if listener.family == socket.AF_INET6 else host
-    print(f"regd listening on http://{shown}:{port}", file=sys.stderr, flush=True)
+    # One write, newline included: a log line from another thread cannot split it.
+    sys.stderr.write(f"regd listening on http://{shown}:{port}\n")
+    sys.stderr.flush()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
