@@ -38,7 +38,8 @@ def upstream_push(url: str, auth: tuple[str, str], name: str, data: bytes) -> st
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     with httpx.Client(base_url=url, auth=auth, timeout=300) as client:
         location = client.post(f"/v2/{name}/blobs/uploads/").headers["Location"]
-        client.put(location, params={"digest": digest}, content=data).raise_for_status()
+        separator = "&" if "?" in location else "?"  # keep docker-registry's _state
+        client.put(f"{location}{separator}digest={digest}", content=data).raise_for_status()
     return digest
 
 
