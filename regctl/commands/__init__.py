@@ -7,7 +7,7 @@ client, the config file, output) is imported when a command runs.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from regctl.options import Format, Globals
 
@@ -23,6 +23,19 @@ def connect(options: Globals) -> Api:
     from regctl.config import resolve
 
     return Api(resolve(options.server))
+
+
+def call(options: Globals, method: str, path: str, body: Any = None) -> Any:
+    """One management-API request (path under /api/v1) on a connection of its own."""
+    with connect(options) as api:
+        return api.call(method, path, body)
+
+
+def noun_group(help: str) -> typer.Typer:
+    """A brightbox-style noun: a command group that shows its help when called bare."""
+    import typer
+
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
 
 
 def noun_format(options: Globals) -> Format:

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from regctl.commands import add_group, comma_list, connect, noun_format, principal_ref
+from regctl.commands import (
+    add_group,
+    call,
+    comma_list,
+    connect,
+    noun_format,
+    noun_group,
+    principal_ref,
+)
 from regctl.errors import UsageError
 from regctl.options import (
     DebugOption,
@@ -82,22 +90,18 @@ class Role(StrEnum):
     registry_editor = "registry-editor"
 
 
-def _noun(help: str) -> typer.Typer:
-    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
-
-
 token_app = typer.Typer(
     help="A short-lived token for scripts and docker login (bare 'regctl token' is 'token show').",
     invoke_without_command=True,
     rich_markup_mode=None,
 )
-tokens_app = _noun("Personal access tokens: create, list, revoke.")
-users_app = _noun("Users: list, show, create, delete, passwd.")
-clients_app = _noun(
+tokens_app = noun_group("Personal access tokens: create, list, revoke.")
+users_app = noun_group("Users: list, show, create, delete, passwd.")
+clients_app = noun_group(
     "API clients (robots, cli-xxxxx): create, list, show, reset-secret, delete, credentials."
 )
-policies_app = _noun("Policies (capability bundles): list, show.")
-bindings_app = _noun("Role bindings (registry-viewer, registry-editor on a namespace).")
+policies_app = noun_group("Policies (capability bundles): list, show.")
+bindings_app = noun_group("Role bindings (registry-viewer, registry-editor on a namespace).")
 
 
 def register() -> None:
@@ -107,11 +111,6 @@ def register() -> None:
     add_group(clients_app, "api-clients", PANEL)
     add_group(policies_app, "policies", PANEL)
     add_group(bindings_app, "role-bindings", PANEL)
-
-
-def _call(options: Globals, method: str, path: str, body: Any = None) -> Any:
-    with connect(options) as api:
-        return api.call(method, path, body)
 
 
 # -- token -----------------------------------------------------------------------------------
@@ -258,7 +257,7 @@ def tokens_list(
 ) -> None:
     """List your tokens (personal, session and refresh), without their values."""
     options = take(server, format, quiet, debug)
-    found = _call(options, "GET", "/tokens?all=true" if all else "/tokens")
+    found = call(options, "GET", "/tokens?all=true" if all else "/tokens")
     columns = ALL_TOKEN_COLUMNS if all else TOKEN_COLUMNS
     emit(found, noun_format(options), columns, empty="no tokens")
 
@@ -271,7 +270,7 @@ def tokens_revoke(
     debug: DebugOption = False,
 ) -> None:
     """Revoke a token: it stops working at once."""
-    _call(take(server, None, quiet, debug), "DELETE", f"/tokens/{segment(token_id)}")
+    call(take(server, None, quiet, debug), "DELETE", f"/tokens/{segment(token_id)}")
     say(f"revoked token {token_id}")
 
 
@@ -311,7 +310,7 @@ def users_list(
 ) -> None:
     """List users (registry admins)."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "GET", "/users"), noun_format(options), USER_COLUMNS, empty="no users")
+    emit(call(options, "GET", "/users"), noun_format(options), USER_COLUMNS, empty="no users")
 
 
 @users_app.command("show")
@@ -324,7 +323,7 @@ def users_show(
 ) -> None:
     """Show a user (yourself, or anyone for an admin)."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "GET", f"/users/{segment(name)}"), noun_format(options))
+    emit(call(options, "GET", f"/users/{segment(name)}"), noun_format(options))
 
 
 @users_app.command("create")
@@ -345,7 +344,7 @@ def users_create(
         body["admin"] = True
     if policies:
         body["policies"] = comma_list(policies)
-    emit(_call(options, "POST", "/users", body), noun_format(options))
+    emit(call(options, "POST", "/users", body), noun_format(options))
 
 
 @users_app.command("delete")
@@ -356,7 +355,7 @@ def users_delete(
     debug: DebugOption = False,
 ) -> None:
     """Delete a user (registry admins)."""
-    _call(take(server, None, quiet, debug), "DELETE", f"/users/{segment(name)}")
+    call(take(server, None, quiet, debug), "DELETE", f"/users/{segment(name)}")
     say(f"deleted user {name}")
 
 
@@ -533,7 +532,7 @@ def clients_list(
 ) -> None:
     """List API clients (yours; all for a registry admin)."""
     options = take(server, format, quiet, debug)
-    found = _call(options, "GET", "/api-clients")
+    found = call(options, "GET", "/api-clients")
     emit(found, noun_format(options), CLIENT_COLUMNS, empty="no API clients")
 
 
@@ -547,7 +546,7 @@ def clients_show(
 ) -> None:
     """Show an API client (never its secret)."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "GET", f"/api-clients/{segment(client_id)}"), noun_format(options))
+    emit(call(options, "GET", f"/api-clients/{segment(client_id)}"), noun_format(options))
 
 
 @clients_app.command("reset-secret")
@@ -582,7 +581,7 @@ def clients_delete(
     debug: DebugOption = False,
 ) -> None:
     """Delete an API client."""
-    _call(take(server, None, quiet, debug), "DELETE", f"/api-clients/{segment(client_id)}")
+    call(take(server, None, quiet, debug), "DELETE", f"/api-clients/{segment(client_id)}")
     say(f"deleted API client {client_id}")
 
 
@@ -643,7 +642,7 @@ def policies_list(
 ) -> None:
     """List policies, built-in ones included."""
     options = take(server, format, quiet, debug)
-    found = _call(options, "GET", "/policies")
+    found = call(options, "GET", "/policies")
     emit(found, noun_format(options), POLICY_COLUMNS, empty="no policies")
 
 
@@ -657,7 +656,7 @@ def policies_show(
 ) -> None:
     """Show a policy and its rules."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "GET", f"/policies/{segment(name)}"), noun_format(options))
+    emit(call(options, "GET", f"/policies/{segment(name)}"), noun_format(options))
 
 
 Principal = Annotated[
@@ -684,7 +683,7 @@ def bindings_list(
 ) -> None:
     """List role bindings."""
     options = take(server, format, quiet, debug)
-    found = _call(options, "GET", "/role-bindings")
+    found = call(options, "GET", "/role-bindings")
     emit(found, noun_format(options), BINDING_COLUMNS, empty="no role bindings")
 
 
@@ -703,7 +702,7 @@ def bindings_add(
     """Bind ROLE to PRINCIPAL on a namespace, like oc policy add-role-to-user."""
     options = take(server, format, quiet, debug)
     body = {"role": role.value, "principal": principal_ref(principal), "namespace": namespace}
-    emit(_call(options, "POST", "/role-bindings", body), noun_format(options))
+    emit(call(options, "POST", "/role-bindings", body), noun_format(options))
 
 
 @bindings_app.command("remove")
@@ -721,5 +720,5 @@ def bindings_remove(
     options = take(server, None, quiet, debug)
     reference = principal_ref(principal)
     path = "/".join(segment(part) for part in (role.value, reference))
-    _call(options, "DELETE", f"/role-bindings/{path}/{name_path(namespace)}")
+    call(options, "DELETE", f"/role-bindings/{path}/{name_path(namespace)}")
     say(f"removed {role.value} from {reference} on {namespace}")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from regctl.commands import connect, noun_format
+from regctl.commands import call, noun_format, noun_group
 from regctl.options import DebugOption, FormatOption, QuietOption, ServerOption, say, take
 from regctl.output import Column, emit
 from regctl.paths import name_path, segment
@@ -31,14 +31,8 @@ Repository = Annotated[
     str, typer.Argument(metavar="REPOSITORY", help="A repository name, e.g. acc-x/myapp/myapp.")
 ]
 
-repositories = typer.Typer(
-    help="Repositories (alias: repos): list, show, delete, access-rules.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-tags = typer.Typer(
-    help="A repository's tags: list, delete.", no_args_is_help=True, rich_markup_mode=None
-)
+repositories = noun_group("Repositories (alias: repos): list, show, delete, access-rules.")
+tags = noun_group("A repository's tags: list, delete.")
 
 
 @repositories.command("list")
@@ -55,8 +49,7 @@ def list_repositories(
     """List repositories, sorted by name."""
     options = take(server, format, quiet, debug)
     query = f"?prefix={segment(prefix)}" if prefix else ""
-    with connect(options) as api:
-        found = api.call("GET", f"/repositories{query}")
+    found = call(options, "GET", f"/repositories{query}")
     emit(found, noun_format(options), REPOSITORY_COLUMNS, empty="no repositories")
 
 
@@ -70,8 +63,7 @@ def show_repository(
 ) -> None:
     """Show a repository: tag and manifest counts, creation time."""
     options = take(server, format, quiet, debug)
-    with connect(options) as api:
-        found = api.call("GET", f"/repositories/{name_path(name)}")
+    found = call(options, "GET", f"/repositories/{name_path(name)}")
     emit(found, noun_format(options))
 
 
@@ -84,8 +76,7 @@ def delete_repository(
 ) -> None:
     """Delete a repository with its tags and manifests."""
     options = take(server, None, quiet, debug)
-    with connect(options) as api:
-        api.call("DELETE", f"/repositories/{name_path(name)}")
+    call(options, "DELETE", f"/repositories/{name_path(name)}")
     say(f"deleted repository {name}")
 
 
@@ -99,8 +90,7 @@ def list_tags(
 ) -> None:
     """List a repository's tags with the digests they point at."""
     options = take(server, format, quiet, debug)
-    with connect(options) as api:
-        found = api.call("GET", f"/repositories/{name_path(repository)}/-/tags")
+    found = call(options, "GET", f"/repositories/{name_path(repository)}/-/tags")
     emit(found, noun_format(options), TAG_COLUMNS, empty=f"{repository} has no tags")
 
 
@@ -114,18 +104,15 @@ def delete_tag(
 ) -> None:
     """Delete a tag (the manifest it points at stays)."""
     options = take(server, None, quiet, debug)
-    with connect(options) as api:
-        api.call("DELETE", f"/repositories/{name_path(repository)}/-/tags/{segment(tag)}")
+    call(options, "DELETE", f"/repositories/{name_path(repository)}/-/tags/{segment(tag)}")
     say(f"deleted tag {repository}:{tag}")
 
 
 # -- access rules ----------------------------------------------------------------------------
 
 RULE_COLUMNS = (Column("PRINCIPAL", "principal"), Column("ACTIONS", "actions"))
-access_rules = typer.Typer(
-    help="A repository's access rules (who may pull, push, delete): add, list, remove.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+access_rules = noun_group(
+    "A repository's access rules (who may pull, push, delete): add, list, remove."
 )
 repositories.add_typer(access_rules, name="access-rules")
 
@@ -162,8 +149,7 @@ def add_access_rule(
 
     options = take(server, format, quiet, debug)
     body = {"principal": principal_ref(principal), "actions": comma_list(actions) or ["pull"]}
-    with connect(options) as api:
-        rule = api.call("POST", f"/repositories/{name_path(repository)}/-/access-rules", body)
+    rule = call(options, "POST", f"/repositories/{name_path(repository)}/-/access-rules", body)
     emit(rule, noun_format(options))
 
 
@@ -177,8 +163,7 @@ def list_access_rules(
 ) -> None:
     """List REPOSITORY's access rules (needs admin there: its owner or a registry admin)."""
     options = take(server, format, quiet, debug)
-    with connect(options) as api:
-        rules = api.call("GET", f"/repositories/{name_path(repository)}/-/access-rules")
+    rules = call(options, "GET", f"/repositories/{name_path(repository)}/-/access-rules")
     emit(rules, noun_format(options), RULE_COLUMNS, empty=f"{repository} has no access rules")
 
 
@@ -196,6 +181,5 @@ def remove_access_rule(
     options = take(server, None, quiet, debug)
     reference = principal_ref(principal)
     path = f"/repositories/{name_path(repository)}/-/access-rules/{segment(reference)}"
-    with connect(options) as api:
-        api.call("DELETE", path)
+    call(options, "DELETE", path)
     say(f"removed the access rule of {reference} from {repository}")

@@ -11,12 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from regctl.commands import add_group, connect, noun_format
+from regctl.commands import add_group, call, noun_format, noun_group
 from regctl.errors import UsageError
 from regctl.options import (
     DebugOption,
     FormatOption,
-    Globals,
     QuietOption,
     ServerOption,
     say,
@@ -60,24 +59,15 @@ REMOTE_COLUMNS = (
 )
 
 
-def _noun(help: str) -> typer.Typer:
-    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
-
-
-vaults_app = _noun("Strongbox vaults: list, show, create, delete.")
-secrets_app = _noun("Secrets in a vault: list, show, create, delete.")
-remotes_app = _noun("Remote registries (upstreams of the pull-through cache).")
+vaults_app = noun_group("Strongbox vaults: list, show, create, delete.")
+secrets_app = noun_group("Secrets in a vault: list, show, create, delete.")
+remotes_app = noun_group("Remote registries (upstreams of the pull-through cache).")
 
 
 def register() -> None:
     add_group(vaults_app, "vaults", PANEL)
     add_group(secrets_app, "secrets", PANEL)
     add_group(remotes_app, "remote-registries", PANEL)
-
-
-def _call(options: Globals, method: str, path: str, body: Any = None) -> Any:
-    with connect(options) as api:
-        return api.call(method, path, body)
 
 
 Vault = Annotated[str, typer.Argument(metavar="VAULT", help="A vault name.")]
@@ -105,7 +95,7 @@ def vaults_list(
 ) -> None:
     """List vaults with their number of secrets."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "GET", VAULTS), noun_format(options), VAULT_COLUMNS, empty="no vaults")
+    emit(call(options, "GET", VAULTS), noun_format(options), VAULT_COLUMNS, empty="no vaults")
 
 
 @vaults_app.command("show")
@@ -118,7 +108,7 @@ def vaults_show(
 ) -> None:
     """Show a vault."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "GET", f"{VAULTS}/{segment(vault)}"), noun_format(options))
+    emit(call(options, "GET", f"{VAULTS}/{segment(vault)}"), noun_format(options))
 
 
 @vaults_app.command("create")
@@ -131,7 +121,7 @@ def vaults_create(
 ) -> None:
     """Create a vault (needs strongbox-write)."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "POST", VAULTS, {"name": vault}), noun_format(options))
+    emit(call(options, "POST", VAULTS, {"name": vault}), noun_format(options))
 
 
 @vaults_app.command("delete")
@@ -142,7 +132,7 @@ def vaults_delete(
     debug: DebugOption = False,
 ) -> None:
     """Delete a vault with its secrets."""
-    _call(take(server, None, quiet, debug), "DELETE", f"{VAULTS}/{segment(vault)}")
+    call(take(server, None, quiet, debug), "DELETE", f"{VAULTS}/{segment(vault)}")
     say(f"deleted vault {vault}")
 
 
@@ -159,7 +149,7 @@ def secrets_list(
 ) -> None:
     """List a vault's secrets: names and key names, never values."""
     options = take(server, format, quiet, debug)
-    found = _call(options, "GET", f"{VAULTS}/{segment(vault)}/secrets")
+    found = call(options, "GET", f"{VAULTS}/{segment(vault)}/secrets")
     emit(found, noun_format(options), SECRET_COLUMNS, empty=f"no secrets in {vault}")
 
 
@@ -174,7 +164,7 @@ def secrets_show(
 ) -> None:
     """Show a secret; its values only when the server returns them (strongbox-read)."""
     options = take(server, format, quiet, debug)
-    found = _call(options, "GET", f"{VAULTS}/{segment(vault)}/secrets/{segment(name)}")
+    found = call(options, "GET", f"{VAULTS}/{segment(vault)}/secrets/{segment(name)}")
     emit(found, noun_format(options))
 
 
@@ -233,7 +223,7 @@ def secrets_create(
     body.setdefault("name", name)
     if allow_image_access:
         body["allow-image-access"] = allow_image_access
-    emit(_call(options, "POST", f"{VAULTS}/{segment(vault)}/secrets", body), noun_format(options))
+    emit(call(options, "POST", f"{VAULTS}/{segment(vault)}/secrets", body), noun_format(options))
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:
@@ -278,7 +268,7 @@ def secrets_delete(
 ) -> None:
     """Delete a secret."""
     options = take(server, None, quiet, debug)
-    _call(options, "DELETE", f"{VAULTS}/{segment(vault)}/secrets/{segment(name)}")
+    call(options, "DELETE", f"{VAULTS}/{segment(vault)}/secrets/{segment(name)}")
     say(f"deleted secret {name} from {vault}")
 
 
@@ -298,7 +288,7 @@ def remotes_list(
 ) -> None:
     """List remote registries."""
     options = take(server, format, quiet, debug)
-    found = _call(options, "GET", REMOTES)
+    found = call(options, "GET", REMOTES)
     emit(found, noun_format(options), REMOTE_COLUMNS, empty="no remote registries")
 
 
@@ -312,7 +302,7 @@ def remotes_show(
 ) -> None:
     """Show a remote registry."""
     options = take(server, format, quiet, debug)
-    emit(_call(options, "GET", f"{REMOTES}/{segment(address)}"), noun_format(options))
+    emit(call(options, "GET", f"{REMOTES}/{segment(address)}"), noun_format(options))
 
 
 @remotes_app.command("create")
@@ -331,7 +321,7 @@ def remotes_create(
     from regctl.body import read_body
 
     options = take(server, format, quiet, debug)
-    emit(_call(options, "POST", REMOTES, read_body(file)), noun_format(options))
+    emit(call(options, "POST", REMOTES, read_body(file)), noun_format(options))
 
 
 @remotes_app.command("delete")
@@ -342,5 +332,5 @@ def remotes_delete(
     debug: DebugOption = False,
 ) -> None:
     """Remove a remote registry (its cached content stays)."""
-    _call(take(server, None, quiet, debug), "DELETE", f"{REMOTES}/{segment(address)}")
+    call(take(server, None, quiet, debug), "DELETE", f"{REMOTES}/{segment(address)}")
     say(f"removed remote registry {address}")
