@@ -30,6 +30,7 @@ from regd.auth.identities import Identities, IdentityError, normalize_grants
 from regd.auth.principals import Principal
 from regd.db import Database
 from regd.db.schema import access_rules, namespace_owners, policies, policy_bindings, role_bindings
+from regd.db.sql import upsert
 
 POLICY_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PRINCIPAL_KINDS = ("user", "api-client")
@@ -126,19 +127,16 @@ class Grants:
         _check_principal(kind, principal_id)
         await self.policy(policy)
         async with self._db.write() as conn:
-            await conn.execute(
-                sa.delete(policy_bindings)
-                .where(policy_bindings.c.policy == policy)
-                .where(policy_bindings.c.principal_kind == kind)
-                .where(policy_bindings.c.principal_id == principal_id)
-            )
-            await conn.execute(
-                sa.insert(policy_bindings).values(
-                    policy=policy,
-                    principal_kind=kind,
-                    principal_id=principal_id,
-                    created_at=time.time(),
-                )
+            await upsert(
+                conn,
+                policy_bindings,
+                {
+                    "policy": policy,
+                    "principal_kind": kind,
+                    "principal_id": principal_id,
+                    "created_at": time.time(),
+                },
+                keys=("policy", "principal_kind", "principal_id"),
             )
         self.invalidate()
 
@@ -204,21 +202,17 @@ class Grants:
             raise IdentityError(400, "a role binding needs a namespace (repository-name prefix)")
         binding = RoleBinding(role, kind, principal_id, namespace)
         async with self._db.write() as conn:
-            await conn.execute(
-                sa.delete(role_bindings)
-                .where(role_bindings.c.role == role)
-                .where(role_bindings.c.principal_kind == kind)
-                .where(role_bindings.c.principal_id == principal_id)
-                .where(role_bindings.c.namespace == namespace)
-            )
-            await conn.execute(
-                sa.insert(role_bindings).values(
-                    role=role,
-                    principal_kind=kind,
-                    principal_id=principal_id,
-                    namespace=namespace,
-                    created_at=time.time(),
-                )
+            await upsert(
+                conn,
+                role_bindings,
+                {
+                    "role": role,
+                    "principal_kind": kind,
+                    "principal_id": principal_id,
+                    "namespace": namespace,
+                    "created_at": time.time(),
+                },
+                keys=("role", "principal_kind", "principal_id", "namespace"),
             )
         self.invalidate()
         return binding
@@ -262,20 +256,17 @@ class Grants:
             raise IdentityError(400, "actions: a non-empty list of pull, push, delete")
         rule = AccessRule(repository, kind, principal_id, sorted(set(actions)))
         async with self._db.write() as conn:
-            await conn.execute(
-                sa.delete(access_rules)
-                .where(access_rules.c.repository == repository)
-                .where(access_rules.c.principal_kind == kind)
-                .where(access_rules.c.principal_id == principal_id)
-            )
-            await conn.execute(
-                sa.insert(access_rules).values(
-                    repository=repository,
-                    principal_kind=kind,
-                    principal_id=principal_id,
-                    actions=rule.actions,
-                    created_at=time.time(),
-                )
+            await upsert(
+                conn,
+                access_rules,
+                {
+                    "repository": repository,
+                    "principal_kind": kind,
+                    "principal_id": principal_id,
+                    "actions": rule.actions,
+                    "created_at": time.time(),
+                },
+                keys=("repository", "principal_kind", "principal_id"),
             )
         self.invalidate()
         return rule

@@ -15,7 +15,7 @@ from regd.auth.capabilities import ADMIN
 from regd.auth.grants import AccessRule
 from regd.http.api.common import field, json_body, parse_principal, principal_ref
 from regd.http.api.repositories import allowed_name
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.keys import ACCESS
 
 _NAME = "/api/v1/repositories/{name:.+}/-/access-rules"
@@ -66,7 +66,6 @@ _RULE = {
     },
     "required": ["principal", "actions"],
 }
-_DENIED = {401: "authentication required", 403: "not allowed"}
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -75,7 +74,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_rules,
         "List a repository's access rules",
         "repositories",
-        {200: "access rules", 400: "invalid name", **_DENIED},
+        {200: "access rules", 400: "invalid name", **DENIED},
         {"type": "array", "items": _RULE},
     ),
     ApiRoute(
@@ -84,7 +83,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         set_rule,
         "Add or replace a principal's access rule",
         "repositories",
-        {201: "set", 400: "invalid", **_DENIED},
+        {201: "set", 400: "invalid", **DENIED},
         _RULE,
         _RULE,
     ),
@@ -94,6 +93,6 @@ ROUTES: tuple[ApiRoute, ...] = (
         remove_rule,
         "Remove a principal's access rule",
         "repositories",
-        {204: "removed", 404: "no such rule", **_DENIED},
+        {204: "removed", 404: "no such rule", **DENIED},
     ),
 )

@@ -17,7 +17,7 @@ from regd.auth.identities import ApiClient, normalize_grants
 from regd.auth.tokens import parse_ttl
 from regd.http.api.auth import is_admin, refuse_limited_token
 from regd.http.api.common import field, json_body, timestamp
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import DENIED, GRANTS_SCHEMA, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
@@ -112,16 +112,6 @@ async def delete_client(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-_GRANTS = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "capabilities": {"type": "array", "items": {"type": "string"}},
-            "repositories": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-}
 _CLIENT = {
     "type": "object",
     "properties": {
@@ -129,7 +119,7 @@ _CLIENT = {
         "description": {"type": "string"},
         "owner": {"type": ["string", "null"]},
         "namespace": {"type": ["string", "null"]},
-        "grants": _GRANTS,
+        "grants": GRANTS_SCHEMA,
         "policies": {"type": "array", "items": {"type": "string"}},
         "expires-at": {"type": ["string", "null"]},
         "created-at": {"type": "string"},
@@ -140,13 +130,12 @@ _NEW_CLIENT = {
     "type": "object",
     "properties": {
         "description": {"type": "string"},
-        "grants": _GRANTS,
+        "grants": GRANTS_SCHEMA,
         "namespace": {"type": "string"},
         "role": {"type": "string", "enum": sorted(ROLES)},
         "ttl": {"type": "string"},
     },
 }
-_DENIED = {401: "authentication required", 403: "not allowed"}
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -155,7 +144,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_clients,
         "List API clients (yours; admins: all)",
         "api-clients",
-        {200: "API clients", **_DENIED},
+        {200: "API clients", **DENIED},
         {"type": "array", "items": _CLIENT},
     ),
     ApiRoute(
@@ -164,7 +153,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_client,
         "Create an API client; the secret is shown once",
         "api-clients",
-        {201: "created", 400: "invalid", **_DENIED},
+        {201: "created", 400: "invalid", **DENIED},
         _CLIENT,
         _NEW_CLIENT,
     ),
@@ -174,7 +163,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         show_client,
         "Show an API client",
         "api-clients",
-        {200: "the API client", 404: "no such API client", **_DENIED},
+        {200: "the API client", 404: "no such API client", **DENIED},
         _CLIENT,
     ),
     ApiRoute(
@@ -183,7 +172,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         reset_secret,
         "Give an API client a new secret",
         "api-clients",
-        {200: "the new secret, shown once", 404: "no such API client", **_DENIED},
+        {200: "the new secret, shown once", 404: "no such API client", **DENIED},
         _CLIENT,
     ),
     ApiRoute(
@@ -192,6 +181,6 @@ ROUTES: tuple[ApiRoute, ...] = (
         delete_client,
         "Delete an API client",
         "api-clients",
-        {204: "deleted", 404: "no such API client", **_DENIED},
+        {204: "deleted", 404: "no such API client", **DENIED},
     ),
 )

@@ -14,7 +14,7 @@ from regd.auth.capabilities import ROLES
 from regd.auth.grants import Policy, RoleBinding
 from regd.http.api.auth import require_admin
 from regd.http.api.common import field, json_body, parse_principal, principal_ref
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import DENIED, GRANTS_SCHEMA, ApiRoute
 from regd.http.keys import ACCESS
 
 BASE = "/api/v1/policies"
@@ -125,22 +125,12 @@ async def delete_role_binding(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-_RULES = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "capabilities": {"type": "array", "items": {"type": "string"}},
-            "repositories": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-}
 _POLICY = {
     "type": "object",
     "properties": {
         "name": {"type": "string"},
         "description": {"type": "string"},
-        "rules": _RULES,
+        "rules": GRANTS_SCHEMA,
         "builtin": {"type": "boolean"},
     },
 }
@@ -158,7 +148,6 @@ _PRINCIPAL = {
     "properties": {"principal": {"type": "string"}},
     "required": ["principal"],
 }
-_DENIED = {401: "authentication required", 403: "not allowed"}
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -167,7 +156,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_policies,
         "List policies",
         "policies",
-        {200: "policies", **_DENIED},
+        {200: "policies", **DENIED},
         {"type": "array", "items": _POLICY},
     ),
     ApiRoute(
@@ -176,7 +165,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_policy,
         "Create a policy",
         "policies",
-        {201: "created", 400: "invalid", 409: "exists or built-in", **_DENIED},
+        {201: "created", 400: "invalid", 409: "exists or built-in", **DENIED},
         _POLICY,
         _POLICY,
     ),
@@ -186,7 +175,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         show_policy,
         "Show a policy",
         "policies",
-        {200: "the policy", 404: "no such policy", **_DENIED},
+        {200: "the policy", 404: "no such policy", **DENIED},
         _POLICY,
     ),
     ApiRoute(
@@ -195,7 +184,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         delete_policy,
         "Delete a policy",
         "policies",
-        {204: "deleted", 404: "no such policy", 409: "built-in", **_DENIED},
+        {204: "deleted", 404: "no such policy", 409: "built-in", **DENIED},
     ),
     ApiRoute(
         "POST",
@@ -203,7 +192,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         bind_policy,
         "Attach a policy to a principal",
         "policies",
-        {201: "attached", 400: "invalid", 404: "no such policy", **_DENIED},
+        {201: "attached", 400: "invalid", 404: "no such policy", **DENIED},
         _PRINCIPAL,
         _PRINCIPAL,
     ),
@@ -213,7 +202,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         unbind_policy,
         "Detach a policy from a principal",
         "policies",
-        {204: "detached", 404: "not attached", **_DENIED},
+        {204: "detached", 404: "not attached", **DENIED},
     ),
     ApiRoute(
         "GET",
@@ -221,7 +210,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_roles,
         "List roles",
         "roles",
-        {200: "roles", **_DENIED},
+        {200: "roles", **DENIED},
         {"type": "array", "items": {"type": "object"}},
     ),
     ApiRoute(
@@ -230,7 +219,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_role_bindings,
         "List role bindings",
         "roles",
-        {200: "role bindings", **_DENIED},
+        {200: "role bindings", **DENIED},
         {"type": "array", "items": _BINDING},
     ),
     ApiRoute(
@@ -239,7 +228,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_role_binding,
         "Bind a role on a namespace",
         "roles",
-        {201: "bound", 400: "invalid", **_DENIED},
+        {201: "bound", 400: "invalid", **DENIED},
         _BINDING,
         _BINDING,
     ),
@@ -249,6 +238,6 @@ ROUTES: tuple[ApiRoute, ...] = (
         delete_role_binding,
         "Remove a role binding",
         "roles",
-        {204: "removed", 404: "no such binding", **_DENIED},
+        {204: "removed", 404: "no such binding", **DENIED},
     ),
 )

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from regd.http.api.auth import require_admin
 from regd.http.api.common import json_body, timestamp
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import REMOTES
 from regd.remotes.config import RemoteRegistry
@@ -115,8 +115,7 @@ _SETTINGS = {
         "cache-size-cap": {"type": ["integer", "null"]},
     },
 }
-_DENIED = {401: "authentication required", 403: "not allowed"}
-_NOT_FOUND = {404: "no such remote registry", **_DENIED}
+_NOT_FOUND = {404: "no such remote registry", **DENIED}
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -125,7 +124,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_remotes,
         "List remote registries",
         "image-registry",
-        {200: "remote registries", **_DENIED},
+        {200: "remote registries", **DENIED},
         {"type": "array", "items": _REMOTE},
     ),
     ApiRoute(
@@ -134,7 +133,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_remote,
         "Add a remote registry",
         "image-registry",
-        {201: "created", 400: "invalid (or a missing vault/secret)", 409: "exists", **_DENIED},
+        {201: "created", 400: "invalid (or a missing vault/secret)", 409: "exists", **DENIED},
         _REMOTE,
         _REMOTE,
     ),
@@ -153,7 +152,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         replace_remote,
         "Create or replace a remote registry",
         "image-registry",
-        {200: "stored", 400: "invalid", **_DENIED},
+        {200: "stored", 400: "invalid", **DENIED},
         _REMOTE,
         _REMOTE,
     ),
@@ -171,7 +170,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         show_settings,
         "Show the image-registry settings",
         "image-registry",
-        {200: "the settings", **_DENIED},
+        {200: "the settings", **DENIED},
         _SETTINGS,
     ),
     ApiRoute(
@@ -180,7 +179,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         merge_settings,
         "Set image-registry settings (supctl create)",
         "image-registry",
-        {200: "the settings", 400: "invalid", **_DENIED},
+        {200: "the settings", 400: "invalid", **DENIED},
         _SETTINGS,
         _SETTINGS,
     ),
@@ -190,7 +189,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         merge_settings,
         "Merge image-registry settings",
         "image-registry",
-        {200: "the settings", 400: "invalid", **_DENIED},
+        {200: "the settings", 400: "invalid", **DENIED},
         _SETTINGS,
         _SETTINGS,
     ),
@@ -200,7 +199,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         replace_settings,
         "Replace image-registry settings",
         "image-registry",
-        {200: "the settings", 400: "invalid", **_DENIED},
+        {200: "the settings", 400: "invalid", **DENIED},
         _SETTINGS,
         _SETTINGS,
     ),

@@ -23,3 +23,19 @@ class ApiRoute:
     response_schema: dict[str, Any] | None = None
     request_schema: dict[str, Any] | None = None
     query: tuple[tuple[str, str], ...] = ()
+
+
+#: The answers every authenticated route may give.
+DENIED: dict[int, str] = {401: "authentication required", 403: "not allowed"}
+
+#: ``[{"capabilities": [...], "repositories": [glob, ...]}]``: policy rules, API client grants.
+GRANTS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "capabilities": {"type": "array", "items": {"type": "string"}},
+            "repositories": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}

@@ -17,7 +17,7 @@ from regd.auth.access import VAULT, Resource
 from regd.auth.capabilities import STRONGBOX_READ, STRONGBOX_WRITE
 from regd.http.api.auth import require
 from regd.http.api.common import json_body, timestamp
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, STRONGBOX, principal
 from regd.strongbox.vaults import Secret, Vault
@@ -186,9 +186,8 @@ _SECRET_SCHEMA = {
         "updated-at": {"type": "string"},
     },
 }
-_DENIED = {401: "authentication required", 403: "not allowed"}
-_NO_VAULT = {404: "no such vault", **_DENIED}
-_NO_SECRET = {404: "no such vault or secret", **_DENIED}
+_NO_VAULT = {404: "no such vault", **DENIED}
+_NO_SECRET = {404: "no such vault or secret", **DENIED}
 _SERVER = (("server", "the registry host the credentials are for"),)
 
 ROUTES: tuple[ApiRoute, ...] = (
@@ -198,7 +197,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_vaults,
         "List vaults",
         "strongbox",
-        {200: "vaults", **_DENIED},
+        {200: "vaults", **DENIED},
         {"type": "array", "items": _VAULT_SCHEMA},
     ),
     ApiRoute(
@@ -207,7 +206,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_vault,
         "Create a vault",
         "strongbox",
-        {201: "created", 400: "invalid", 409: "exists", **_DENIED},
+        {201: "created", 400: "invalid", 409: "exists", **DENIED},
         _VAULT_SCHEMA,
         _VAULT_SCHEMA,
     ),
@@ -226,7 +225,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         replace_vault,
         "Create or replace a vault",
         "strongbox",
-        {200: "stored", 400: "invalid", **_DENIED},
+        {200: "stored", 400: "invalid", **DENIED},
         _VAULT_SCHEMA,
         _VAULT_SCHEMA,
     ),

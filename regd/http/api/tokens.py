@@ -13,7 +13,7 @@ from aiohttp import web
 from regd.auth.tokens import TokenInfo, parse_ttl
 from regd.http.api.auth import is_admin
 from regd.http.api.common import field, json_body, principal_ref, timestamp
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
@@ -136,7 +136,6 @@ _NEW_TOKEN = {
         "policies": {"type": "array", "items": {"type": "string"}},
     },
 }
-_DENIED = {401: "authentication required", 403: "not allowed"}
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -145,7 +144,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_tokens,
         "List your tokens (admins: ?all=true)",
         "tokens",
-        {200: "tokens, without their values", **_DENIED},
+        {200: "tokens, without their values", **DENIED},
         {"type": "array", "items": _TOKEN},
         query=(("all", "true: every principal's tokens (admins)"),),
     ),
@@ -155,7 +154,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_token,
         "Create a personal access token",
         "tokens",
-        {201: "created; the value is shown once", 400: "invalid", **_DENIED},
+        {201: "created; the value is shown once", 400: "invalid", **DENIED},
         _TOKEN,
         _NEW_TOKEN,
     ),
@@ -165,7 +164,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         show_token,
         "Show a token",
         "tokens",
-        {200: "the token", 404: "no such token", **_DENIED},
+        {200: "the token", 404: "no such token", **DENIED},
         _TOKEN,
     ),
     ApiRoute(
@@ -174,7 +173,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         revoke_token,
         "Revoke a token",
         "tokens",
-        {204: "revoked", 404: "no such active token", **_DENIED},
+        {204: "revoked", 404: "no such active token", **DENIED},
     ),
     ApiRoute(
         "POST",
@@ -182,7 +181,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         mint_token,
         "Mint a short-lived token for the caller",
         "tokens",
-        {201: "created", 400: "invalid", **_DENIED},
+        {201: "created", 400: "invalid", **DENIED},
         _TOKEN,
         _NEW_TOKEN,
     ),
@@ -192,7 +191,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_token_supctl,
         "Create a token (supctl: do strongbox token create-token)",
         "tokens",
-        {201: "created", 400: "invalid", **_DENIED},
+        {201: "created", 400: "invalid", **DENIED},
         _TOKEN,
         _NEW_TOKEN,
     ),

@@ -9,7 +9,7 @@ from aiohttp import web
 from regd.auth.identities import User
 from regd.http.api.auth import is_admin, refuse_limited_token, require_admin
 from regd.http.api.common import field, json_body, timestamp
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
@@ -106,7 +106,6 @@ _NEW_USER = {
     },
     "required": ["name", "password"],
 }
-_DENIED = {401: "authentication required", 403: "not allowed"}
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -115,7 +114,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         list_users,
         "List users",
         "users",
-        {200: "users", **_DENIED},
+        {200: "users", **DENIED},
         {"type": "array", "items": _USER},
     ),
     ApiRoute(
@@ -124,7 +123,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         create_user,
         "Create a user",
         "users",
-        {201: "created", 400: "invalid", 409: "exists", **_DENIED},
+        {201: "created", 400: "invalid", 409: "exists", **DENIED},
         _USER,
         _NEW_USER,
     ),
@@ -134,7 +133,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         show_user,
         "Show a user",
         "users",
-        {200: "the user", 404: "no such user", **_DENIED},
+        {200: "the user", 404: "no such user", **DENIED},
         _USER,
     ),
     ApiRoute(
@@ -143,7 +142,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         change_user,
         "Change a user's password",
         "users",
-        {200: "changed", 400: "invalid", 404: "no such user", **_DENIED},
+        {200: "changed", 400: "invalid", 404: "no such user", **DENIED},
         _USER,
         {"type": "object", "properties": {"password": {"type": "string", "writeOnly": True}}},
     ),
@@ -153,6 +152,6 @@ ROUTES: tuple[ApiRoute, ...] = (
         delete_user,
         "Delete a user",
         "users",
-        {204: "deleted", 404: "no such user", 409: "admin cannot be deleted", **_DENIED},
+        {204: "deleted", 404: "no such user", 409: "admin cannot be deleted", **DENIED},
     ),
 )
