@@ -24,6 +24,7 @@ from regd.http.errors import error_middleware
 from regd.http.keys import ACCESS, PULLTHROUGH, REGISTRY, REMOTES, SETTINGS, STRONGBOX
 from regd.http.oci.access import access_middleware
 from regd.registry import Registry
+from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes
 from regd.remotes.pullthrough import PullThrough
 from regd.remotes.upstream import Upstream
@@ -97,7 +98,7 @@ def build_app(settings: Settings) -> web.Application:
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
         remotes = app[REMOTES] = Remotes(database, vaults)
         upstream = Upstream(vaults)
-        app[PULLTHROUGH] = PullThrough(registry, remotes, upstream)
+        app[PULLTHROUGH] = PullThrough(registry, remotes, upstream, CacheCap(registry, remotes))
         sweeper = asyncio.create_task(_sweep_uploads(registry, settings))
         yield
         await upstream.close()

@@ -25,6 +25,7 @@ from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifest
 from regd.registry.names import Digest
+from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes, Target
 from regd.remotes.upstream import MANIFEST_ACCEPT, Upstream, UpstreamError
 
@@ -84,10 +85,13 @@ def _upstream_failure(error: UpstreamError) -> RegistryError:
 
 
 class PullThrough:
-    def __init__(self, registry: Registry, remotes: Remotes, upstream: Upstream) -> None:
+    def __init__(
+        self, registry: Registry, remotes: Remotes, upstream: Upstream, cache: CacheCap
+    ) -> None:
         self._registry = registry
         self._remotes = remotes
         self._upstream = upstream
+        self.cache = cache
         #: Blob fetches under way, by digest: started (connecting) or downloading.
         self._fetches: dict[str, asyncio.Task[_Fetch]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -275,6 +279,7 @@ class PullThrough:
                 raise UpstreamError(f"upstream blob {fetch.digest} is truncated or corrupt")
             await store.commit_upload(fetch.upload_id, fetch.digest.algorithm, fetch.digest.hex)
             await self._registry.blobs.adopt(target.cache_name, fetch.digest, fetch.size)
+            await self.cache.enforce()
             async with fetch.changed:
                 fetch.verified = True
                 fetch.changed.notify_all()
