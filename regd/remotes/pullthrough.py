@@ -3,21 +3,23 @@
 - Manifests by digest and all blobs are cached for good, verified against their digest.
 - Tags are revalidated after ``tag-ttl`` seconds (a HEAD; a GET only when they moved).
 - When the upstream is unreachable, answers 5xx or 429, a cached tag is served (stale).
-- Concurrent pulls of one uncached blob share one upstream fetch; every client streams
-  from the staged bytes as they arrive, and the last byte is held back until the digest
-  is verified, so a corrupt upstream blob is never cached nor completely served.
+- Concurrent pulls of one uncached blob share one upstream fetch (:mod:`.blobfetch`):
+  every client is streamed to from memory as the bytes arrive, the last byte held back
+  until the digest is verified, so a corrupt upstream blob is never cached nor completely
+  served. Concurrent requests for one uncached manifest or one stale tag share one
+  upstream round too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import aiohttp
 
@@ -25,6 +27,7 @@ from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifest
 from regd.registry.names import Digest
+from regd.remotes.blobfetch import BlobFetch
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes, Target
 from regd.remotes.upstream import MANIFEST_ACCEPT, Upstream, UpstreamError
@@ -38,41 +41,6 @@ class CachedManifest:
     manifest: Manifest
     #: Set when served from cache because the upstream failed.
     stale_reason: str | None = None
-
-
-@dataclass(slots=True)
-class _Fetch:
-    digest: Digest
-    upload_id: str
-    size: int
-    written: int = 0
-    verified: bool = False
-    failed: str | None = None
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    @property
-    def finished(self) -> bool:
-        return self.verified or self.failed is not None
-
-
-async def _whole_chunks(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
-    """The body in _CHUNK pieces: fewer writes, wake-ups and reads than what arrives."""
-    while True:
-        try:
-            yield await content.readexactly(_CHUNK)
-        except asyncio.IncompleteReadError as end:
-            if end.partial:
-                yield end.partial
-            return
-
-
-def _sendable(fetch: _Fetch) -> int:
-    """How far clients may read: all once verified, else all but the last byte received."""
-    return fetch.size if fetch.verified else min(fetch.written, fetch.size - 1)
-
-
-def _can_advance(fetch: _Fetch, sent: int) -> bool:
-    return fetch.finished or _sendable(fetch) > sent
 
 
 def _upstream_failure(error: UpstreamError) -> RegistryError:
@@ -93,8 +61,10 @@ class PullThrough:
         self._upstream = upstream
         self.cache = cache
         #: Blob fetches under way, by digest: started (connecting) or downloading.
-        self._fetches: dict[str, asyncio.Task[_Fetch]] = {}
+        self._fetches: dict[str, asyncio.Task[BlobFetch]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Manifest fetches and tag revalidations under way, by (repository, reference).
+        self._manifest_fetches: dict[tuple[str, str], asyncio.Task[CachedManifest]] = {}
 
     async def target(self, name: str) -> Target | None:
         """The upstream of a name: a remote's prefix, or the default remote for unknown names."""
@@ -108,38 +78,68 @@ class PullThrough:
     # -- manifests -----------------------------------------------------------
 
     async def manifest(self, target: Target, reference: str | Digest) -> CachedManifest:
+        """A cached manifest, or one fetched (once, however many clients ask at a time)."""
         manifests = self._registry.manifests
         if isinstance(reference, Digest):
             try:
                 return CachedManifest(await manifests.get(target.cache_name, reference))
             except RegistryError:
-                pass
-            return CachedManifest(await self._fetch_manifest(target, reference, None))
+                return await self._shared(target, reference, self._fetch_by_digest)
         state = await manifests.tag_state(target.cache_name, reference)
         ttl = (await self._remotes.settings()).get("tag-ttl") or 0
         if state is not None and time.time() - state[1] < ttl:
             return CachedManifest(await manifests.get(target.cache_name, reference))
+        return await self._shared(target, reference, partial(self._revalidate, state=state))
+
+    async def _shared(
+        self,
+        target: Target,
+        reference: str | Digest,
+        work: Callable[[Target, Any], Coroutine[Any, Any, CachedManifest]],
+    ) -> CachedManifest:
+        """One upstream round per (repository, reference) at a time; the others wait on it."""
+        key = (target.cache_name, str(reference))
+        task = self._manifest_fetches.get(key)
+        if task is None:
+            task = asyncio.create_task(work(target, reference))
+            self._manifest_fetches[key] = task
+            task.add_done_callback(partial(self._manifest_fetched, key))
+        # Shielded: a client that goes away does not cancel the round the others wait on.
+        return await asyncio.shield(task)
+
+    def _manifest_fetched(self, key: tuple[str, str], task: asyncio.Task[CachedManifest]) -> None:
+        if self._manifest_fetches.get(key) is task:
+            del self._manifest_fetches[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have gone away
+
+    async def _fetch_by_digest(self, target: Target, digest: Digest) -> CachedManifest:
         try:
-            current = await self._head_digest(target, reference)
+            return CachedManifest(await self._fetch_manifest(target, digest, None))
+        except UpstreamError as error:
+            raise _upstream_failure(error) from None
+
+    async def _revalidate(
+        self, target: Target, tag: str, state: tuple[str, float] | None
+    ) -> CachedManifest:
+        """The tag as the upstream has it now; the cached one when the upstream fails."""
+        manifests = self._registry.manifests
+        try:
+            current = await self._head_digest(target, tag)
             if state is not None and current is not None and current == state[0]:
-                cached = await manifests.get(target.cache_name, Digest.parse(current))
+                digest = Digest.parse(current)
+                cached = await manifests.get(target.cache_name, digest)
                 await manifests.put_cached(
-                    target.cache_name,
-                    cached.content,
-                    cached.media_type,
-                    Digest.parse(current),
-                    reference,
+                    target.cache_name, cached.content, cached.media_type, digest, tag
                 )
                 return CachedManifest(cached)
-            return CachedManifest(await self._fetch_manifest(target, reference, reference))
+            return CachedManifest(await self._fetch_manifest(target, tag, tag))
         except UpstreamError as error:
             if state is None or not error.retryable:
                 if error.status == 404:
-                    raise RegistryError(
-                        ErrorCode.MANIFEST_UNKNOWN, detail={"tag": reference}
-                    ) from None
+                    raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"tag": tag}) from None
                 raise _upstream_failure(error) from None
-            log.warning("serving cached %s:%s: %s", target.cache_name, reference, error)
+            log.warning("serving cached %s:%s: %s", target.cache_name, tag, error)
             cached = await manifests.get(target.cache_name, Digest.parse(state[0]))
             return CachedManifest(cached, stale_reason=str(error))
 
@@ -226,12 +226,12 @@ class PullThrough:
         fetch = await asyncio.shield(starting)
         return fetch.size, self._follow(fetch, target.cache_name)
 
-    def _started(self, key: str, task: asyncio.Task[_Fetch]) -> None:
+    def _started(self, key: str, task: asyncio.Task[BlobFetch]) -> None:
         """A fetch that could not start is forgotten at once, so the next pull tries again."""
         if (task.cancelled() or task.exception() is not None) and self._fetches.get(key) is task:
             del self._fetches[key]
 
-    async def _start_fetch(self, target: Target, digest: Digest) -> _Fetch:
+    async def _start_fetch(self, target: Target, digest: Digest) -> BlobFetch:
         try:
             response = await self._upstream.get(
                 target.remote, target.upstream_path, f"/v2/{target.upstream_path}/blobs/{digest}"
@@ -245,90 +245,41 @@ class PullThrough:
         if response.content_length is None:
             response.release()
             raise RegistryError(ErrorCode.UNAVAILABLE, "upstream sent no blob size")
-        fetch = _Fetch(digest, f"pull-{uuid.uuid4()}", response.content_length)
+        store = self._registry.store
+        fetch = BlobFetch(store, digest, response.content_length, f"pull-{uuid.uuid4()}")
         try:
-            await self._registry.store.create_upload(fetch.upload_id)
+            await store.create_upload(fetch.upload_id)
         except BaseException:
             response.release()
             raise
         # The download belongs to no single client: one that goes away stops nobody else.
-        # It forgets the fetch (self._fetches) when it ends.
         task = asyncio.create_task(self._download(target, fetch, response))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return fetch
 
     async def _download(
-        self, target: Target, fetch: _Fetch, response: aiohttp.ClientResponse
+        self, target: Target, fetch: BlobFetch, response: aiohttp.ClientResponse
     ) -> None:
-        store = self._registry.store
-        hasher = hashlib.new(fetch.digest.algorithm)
-        try:
-            async with response:
-                writer = await store.open_upload(fetch.upload_id)
-                try:
-                    async for chunk in _whole_chunks(response.content):
-                        await writer.write(chunk)
-                        hasher.update(chunk)
-                        async with fetch.changed:
-                            fetch.written += len(chunk)
-                            fetch.changed.notify_all()
-                finally:
-                    await writer.close()
-            if fetch.written != fetch.size or hasher.hexdigest() != fetch.digest.hex:
-                raise UpstreamError(f"upstream blob {fetch.digest} is truncated or corrupt")
-            await store.commit_upload(fetch.upload_id, fetch.digest.algorithm, fetch.digest.hex)
+        async def cached() -> None:
             await self._registry.blobs.adopt(target.cache_name, fetch.digest, fetch.size)
             await self.cache.enforce()
-            async with fetch.changed:
-                fetch.verified = True
-                fetch.changed.notify_all()
-        except Exception as error:
-            log.warning("pull-through of %s failed: %s", fetch.digest, error)
-            await store.delete_upload(fetch.upload_id)
-            async with fetch.changed:
-                fetch.failed = str(error)
-                fetch.changed.notify_all()
+
+        try:
+            await fetch.run(response, cached)
         finally:
             self._fetches.pop(str(fetch.digest), None)
 
-    async def _follow(self, fetch: _Fetch, cache_name: str) -> AsyncIterator[bytes]:
-        """Stream the staged bytes as they arrive; the last byte only once verified.
+    async def _follow(self, fetch: BlobFetch, cache_name: str) -> AsyncIterator[bytes]:
+        """The fetch's bytes; then, once it is cached, the blob is linked here too.
 
         The fetch links the blob into the repository that started it; a client that joined
-        from another cached repository links it into its own once all went well.
+        from another cached repository links it into its own. The client has every byte
+        before this waits for the commit: it only holds this connection's next request, so
+        a client sees the blob cached on its next request.
         """
-        offset = 0
-        while offset < fetch.size or not fetch.finished:
-            async with fetch.changed:
-                await fetch.changed.wait_for(partial(_can_advance, fetch, offset))
-            if fetch.failed is not None:
-                raise ConnectionAbortedError(fetch.failed)
-            limit = _sendable(fetch)
-            if limit > offset:
-                async for chunk in self._read(fetch, offset, limit):
-                    offset += len(chunk)
-                    yield chunk
-        await self._registry.blobs.adopt(cache_name, fetch.digest, fetch.size)
-
-    async def _read(self, fetch: _Fetch, offset: int, limit: int) -> AsyncIterator[bytes]:
-        store = self._registry.store
-        digest = fetch.digest
-        if fetch.verified:
-            source = store.read(digest.algorithm, digest.hex, offset, limit - offset)
-        else:
-            source = store.read_upload(fetch.upload_id, offset)
-        remaining = limit - offset
-        try:
-            async for chunk in source:
-                piece = chunk[:remaining]
-                remaining -= len(piece)
-                yield piece
-                if remaining <= 0:
-                    return
-        except FileNotFoundError:
-            # Committed (renamed) while we read: continue from the blob itself.
-            async for chunk in store.read(
-                digest.algorithm, digest.hex, limit - remaining, remaining
-            ):
-                yield chunk
+        async for chunk in fetch.follow():
+            yield chunk
+        await fetch.done.wait()
+        if await self._registry.store.stat(fetch.digest.algorithm, fetch.digest.hex) is not None:
+            await self._registry.blobs.adopt(cache_name, fetch.digest, fetch.size)

@@ -205,6 +205,7 @@ _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade"}
 )
 _BLOB_PATH = re.compile(r"^/v2/.+/blobs/(?P<digest>[a-z0-9]+:[a-f0-9]+)$")
+_MANIFEST_PATH = re.compile(r"^/v2/.+/manifests/[^/]+$")
 
 
 class FaultyProxy:
@@ -212,7 +213,8 @@ class FaultyProxy:
 
     - ``fault``: a status (429, 503) answered to every request instead of forwarding it.
     - ``corrupt``: blob digests whose GET bodies get one byte flipped (same length).
-    - ``hold_blobs()``: blob GETs wait (recorded already) until ``release_blobs()``.
+    - ``hold_blobs()``: blob GETs wait (recorded already) until ``release_blobs()``;
+      ``hold_manifests()`` / ``release_manifests()`` likewise for manifest GETs and HEADs.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -223,6 +225,8 @@ class FaultyProxy:
         self._lock = threading.Lock()
         self._held = threading.Event()
         self._held.set()
+        self._manifests_held = threading.Event()
+        self._manifests_held.set()
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -255,6 +259,20 @@ class FaultyProxy:
     def release_blobs(self) -> None:
         self._held.set()
 
+    def hold_manifests(self) -> None:
+        self._manifests_held.clear()
+
+    def release_manifests(self) -> None:
+        self._manifests_held.set()
+
+    def manifest_requests(self, path_end: str) -> list[UpstreamRequest]:
+        """Manifest GETs and HEADs whose path ends with ``path_end``."""
+        return [
+            r
+            for r in self.requests()
+            if _MANIFEST_PATH.match(r.path) and r.path.endswith(f"/manifests/{path_end}")
+        ]
+
     def start(self) -> FaultyProxy:
         self._thread.start()
         if not self._ready.wait(WAIT_TIMEOUT):
@@ -263,6 +281,7 @@ class FaultyProxy:
 
     def stop(self) -> None:
         self.release_blobs()
+        self.release_manifests()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread.is_alive():
@@ -310,6 +329,8 @@ class FaultyProxy:
         blob = _BLOB_PATH.match(request.path)
         if blob is not None and request.method == "GET" and not self._held.is_set():
             await asyncio.get_running_loop().run_in_executor(None, self._held.wait)
+        if _MANIFEST_PATH.match(request.path) and not self._manifests_held.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, self._manifests_held.wait)
         fault = self.fault
         if fault is not None:
             self._answered(index, fault)
