@@ -24,8 +24,8 @@ class Registry:
         self.repositories = Repositories(db)
         self.blobs = Blobs(db, store, self.repositories)
         self.uploads = Uploads(db, store, self.repositories, self.blobs)
-        self.manifests = Manifests(db, self.repositories, self.blobs)
         self.tags = Tags(db, self.repositories)
+        self.manifests = Manifests(db, self.repositories, self.blobs, self.tags)
         self.referrers = Referrers(db, self.repositories)
         self.inventory = Inventory(db, self.repositories, self.blobs, self.manifests)
 

@@ -17,6 +17,7 @@ from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifest_format import ParsedManifest, parse_manifest
 from regd.registry.names import Digest
 from regd.registry.repositories import Repositories
+from regd.registry.tags import Tags
 
 _CACHE_ENTRIES = 4096
 
@@ -35,10 +36,13 @@ class StoredManifest:
 
 
 class Manifests:
-    def __init__(self, db: Database, repositories: Repositories, blobs: Blobs) -> None:
+    def __init__(
+        self, db: Database, repositories: Repositories, blobs: Blobs, listings: Tags
+    ) -> None:
         self._db = db
         self._repositories = repositories
         self._blobs = blobs
+        self._listings = listings  # drops its cached tag listings on every tag change
         # Hot-path caches: (repository id, digest) -> manifest, (repository id, tag) -> digest.
         self._by_digest: OrderedDict[tuple[int, str], Manifest] = OrderedDict()
         self._tags: dict[tuple[int, str], str] = {}
@@ -104,6 +108,7 @@ class Manifests:
         """Drop every cached entry of a deleted repository."""
         self._tags_epoch += 1
         self._manifests_epoch += 1
+        self._listings.forget(repository_id)
         for key in [key for key in self._tags if key[0] == repository_id]:
             del self._tags[key]
         for key in [key for key in self._by_digest if key[0] == repository_id]:
@@ -111,6 +116,7 @@ class Manifests:
 
     def _forget_tags(self, repository_id: int, names: list[str]) -> None:
         self._tags_epoch += 1
+        self._listings.forget(repository_id)
         for name in names:
             self._tags.pop((repository_id, name), None)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 import httpx
@@ -124,6 +125,135 @@ def test_repository_without_tags(http: httpx.Client) -> None:
 
 def test_unknown_repository(http: httpx.Client) -> None:
     assert_oci_error(http.get("/v2/listing-tags/nothing/tags/list"), 404, "NAME_UNKNOWN")
+
+
+def _tags(client: httpx.Client, name: str, **params: str | int) -> list[str]:
+    response = client.get(f"/v2/{name}/tags/list", params=params)
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == name
+    return list(response.json()["tags"])
+
+
+# Listings are cached per repository in the serving process; every tag change must show in
+# the very next listing, whole or paginated.
+
+
+def test_a_pushed_tag_is_listed_at_once(http: httpx.Client) -> None:
+    name = "listing-cache/push"
+    image = push_image(http, name, "b", seed=name)
+    assert _tags(http, name) == ["b"]
+    assert _tags(http, name, n=1) == ["b"]
+    for tag in ("a", "c", "bb"):
+        assert push_manifest(http, name, tag, image.manifest).status_code == 201
+        assert tag in _tags(http, name)
+    assert _tags(http, name) == ["a", "b", "bb", "c"]
+    assert _tags(http, name, last="b") == ["bb", "c"]
+    # Moving a tag to another manifest changes no name.
+    other = push_image(http, name, "c", seed=name + "-other")
+    assert other.digest != image.digest
+    assert _tags(http, name) == ["a", "b", "bb", "c"]
+
+
+def test_a_deleted_tag_is_gone_at_once(http: httpx.Client) -> None:
+    name = "listing-cache/delete"
+    image = push_image(http, name, "keep", seed=name)
+    other = push_image(http, name, "solo", seed=name + "-other")
+    for tag in ("x", "y"):
+        assert push_manifest(http, name, tag, image.manifest).status_code == 201
+    assert _tags(http, name) == ["keep", "solo", "x", "y"]
+    assert _tags(http, name, n=2, last="keep") == ["solo", "x"]
+    # By tag, through the OCI API and through the management API.
+    assert http.delete(f"/v2/{name}/manifests/x").status_code == 202
+    assert _tags(http, name) == ["keep", "solo", "y"]
+    assert _tags(http, name, n=2, last="keep") == ["solo", "y"]
+    assert http.delete(f"/api/v1/repositories/{name}/-/tags/solo").status_code == 204
+    assert _tags(http, name) == ["keep", "y"]
+    # By digest: every tag of that manifest goes.
+    assert http.delete(f"/v2/{name}/manifests/{image.digest}").status_code == 202
+    assert _tags(http, name) == []
+    assert _tags(http, name, n=5) == []
+    assert http.get(f"/v2/{name}/manifests/{other.digest}").status_code == 200
+
+
+def test_a_deleted_repository_is_unknown_at_once_and_starts_afresh(http: httpx.Client) -> None:
+    name = "listing-cache/repository"
+    image = push_image(http, name, "old", seed=name)
+    assert push_manifest(http, name, "older", image.manifest).status_code == 201
+    assert _tags(http, name) == ["old", "older"]
+    assert _tags(http, name, n=1) == ["old"]
+    assert http.delete(f"/api/v1/repositories/{name}").status_code == 204
+    assert_oci_error(http.get(f"/v2/{name}/tags/list"), 404, "NAME_UNKNOWN")
+    assert_oci_error(http.get(f"/v2/{name}/tags/list?n=1"), 404, "NAME_UNKNOWN")
+    push_image(http, name, "new", seed=name + "-again")
+    assert _tags(http, name) == ["new"]
+    assert _tags(http, name, last="a") == ["new"]
+
+
+def test_pagination_over_a_cached_listing_sees_changes_between_pages(http: httpx.Client) -> None:
+    name = "listing-cache/pages"
+    image = push_image(http, name, "t00", seed=name)
+    everything = [f"t{i:02d}" for i in range(0, 40, 2)]
+    for tag in everything[1:]:
+        assert push_manifest(http, name, tag, image.manifest).status_code == 201
+    whole = http.get(f"/v2/{name}/tags/list")
+    assert whole.json() == {"name": name, "tags": everything}
+    assert whole.headers["Content-Type"] == "application/json; charset=utf-8"
+    for n in (1, 3, 7, 20, 21):
+        items, pages = _walk(http, f"/v2/{name}/tags/list", "tags", n)
+        assert items == everything
+        assert pages == -(-len(everything) // n)
+    # A tag pushed after the first page and sorting after it is on a later page;
+    # one deleted from a later page is not.
+    first = http.get(f"/v2/{name}/tags/list", params={"n": 5})
+    assert first.json()["tags"] == everything[:5]
+    match = _LINK.fullmatch(first.headers["Link"].strip())
+    assert match is not None
+    assert push_manifest(http, name, "t09", image.manifest).status_code == 201
+    assert http.delete(f"/v2/{name}/manifests/t10").status_code == 202
+    second = http.get(match.group("url"))
+    assert second.json()["tags"] == ["t09", "t12", "t14", "t16", "t18"]
+    assert _tags(http, name, last="t08", n=2) == ["t09", "t12"]
+    assert _tags(http, name, last="t38") == []
+
+
+def test_listings_racing_pushes_and_deletes_never_go_stale(regd: RegdProcess) -> None:
+    """Listings run in threads all along, so cache loads and refills interleave with the
+    changes; whichever listing starts after a push or delete has returned must show it.
+    (A smoke test: the window in which a load races a commit is too short to hit every
+    run, so it does not prove the epoch guard on its own.)"""
+    name = "listing-cache/race"
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def hammer() -> None:
+        with regd.client() as client:
+            while not stop.is_set():
+                response = client.get(f"/v2/{name}/tags/list")
+                if response.status_code != 200:
+                    errors.append(response.text)
+
+    with regd.client() as client:
+        image = push_image(client, name, "base", seed=name)
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            expected = {"base"}
+            for i in range(30):
+                tag = f"r{i:02d}"
+                assert push_manifest(client, name, tag, image.manifest).status_code == 201
+                expected.add(tag)
+                assert set(_tags(client, name)) == expected
+                if i % 3 == 2:
+                    assert client.delete(f"/v2/{name}/manifests/{tag}").status_code == 202
+                    expected.discard(tag)
+                    assert set(_tags(client, name)) == expected
+                    assert _tags(client, name, last=f"r{i - 1:02d}") == []
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    assert errors == []
 
 
 # -- catalog ---------------------------------------------------------------------------------

@@ -68,12 +68,23 @@ async def tags(request: web.Request) -> web.Response:
     requested = name_of(request)
     name = await _cache_name(request, requested)
     limit = page_limit(request)
+    last = request.query.get("last")
     reg = registry(request)
     if limit == 0:
         await reg.repositories.require(name)
         return web.json_response({"name": requested, "tags": []})
-    found = await reg.tags.list(name, _fetch_limit(limit), request.query.get("last"))
+    if limit is None and not last:  # the whole list: the cached JSON array as it is
+        array = await reg.tags.json_array(name)
+        return _json_body(
+            b'{"name": ' + json.dumps(requested).encode() + b', "tags": ' + array + b"}"
+        )
+    found = await reg.tags.list(name, _fetch_limit(limit), last)
     return _page(request, "tags", found, limit, {"name": requested})
+
+
+def _json_body(body: bytes) -> web.Response:
+    """Already serialised JSON, with the headers web.json_response would send."""
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 async def referrers(request: web.Request) -> web.Response:
