@@ -297,6 +297,23 @@ def test_the_jwt_opens_v2_within_its_scope(service: Service) -> None:
         assert_v2_unauthorized(anonymous.get(f"/v2/{TEAM}/manifests/1.0"))
 
 
+def test_a_registry_jwt_does_not_open_the_management_api(service: Service) -> None:
+    """Scoped to pulling one repository, it must not act with all its subject's rights
+    (a token minted without scopes, as regctl gets for docker's identity token, may)."""
+    token = _jwt(service, ("admin", ADMIN_PASSWORD), f"repository:{TEAM}:pull")
+    with bearer_client(service.regd, token) as client:
+        assert client.get(f"/v2/{TEAM}/manifests/1.0").status_code == 200
+        for method, path in (("GET", "/api/v1/users"), ("POST", "/api/v1/users")):
+            refused = client.request(method, path, json={"name": "sneaky"})
+            assert refused.status_code == 401, refused.text
+            assert refused.headers["Content-Type"].startswith("application/problem+json")
+            assert "for /v2/ only" in refused.json()["detail"]
+    with service.regd.client() as admin:
+        assert admin.get("/api/v1/users/sneaky").status_code == 404
+    with bearer_client(service.regd, _jwt(service, ("admin", ADMIN_PASSWORD))) as client:
+        assert client.get("/api/v1/users").status_code == 200
+
+
 def test_a_forged_or_tampered_jwt_is_refused(service: Service) -> None:
     token = _jwt(service, ("tk-viewer", VIEWER_PASSWORD), f"repository:{TEAM}:pull")
     header, payload, signature = token.split(".")

@@ -26,6 +26,16 @@ async def api_auth_middleware(request: web.Request, handler: Handler) -> web.Str
         raise Problem(401, str(error), _CHALLENGE) from None
     if credentials.principal.anonymous:
         raise Problem(401, "authentication required", _CHALLENGE)
+    if credentials.scheme == "bearer-jwt" and (credentials.claims or {}).get("access"):
+        # A registry token scoped to repositories speaks for those scopes on /v2/ only;
+        # carried here it would act with everything its subject may do. (A token minted
+        # without scopes, as for an identity-token exchange, stands for its subject.)
+        raise Problem(
+            401,
+            "a registry token scoped to repositories is for /v2/ only: "
+            "use a personal token (regd_...), an API client secret or Basic",
+            _CHALLENGE,
+        )
     request[PRINCIPAL] = credentials.principal
     return await handler(request)
 
