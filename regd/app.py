@@ -24,6 +24,7 @@ from regd.http.errors import error_middleware
 from regd.http.keys import ACCESS, PULLTHROUGH, REGISTRY, REMOTES, SETTINGS, STRONGBOX
 from regd.http.oci.access import access_middleware
 from regd.registry import Registry
+from regd.registry.gc import GarbageCollector
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes
 from regd.remotes.pullthrough import PullThrough
@@ -83,6 +84,16 @@ async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
         await asyncio.sleep(settings.upload_sweep_interval)
 
 
+async def _collect_garbage(registry: Registry, settings: Settings) -> None:
+    collector = GarbageCollector(registry.db, registry.store, registry.blobs)
+    while True:
+        await asyncio.sleep(settings.gc_interval)
+        try:
+            await collector.collect(settings.gc_grace)
+        except Exception:
+            log.exception("garbage collection failed")
+
+
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, access_middleware, api_auth_middleware],
@@ -98,13 +109,19 @@ def build_app(settings: Settings) -> web.Application:
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
         remotes = app[REMOTES] = Remotes(database, vaults)
         upstream = Upstream(vaults)
-        app[PULLTHROUGH] = PullThrough(registry, remotes, upstream, CacheCap(registry, remotes))
-        sweeper = asyncio.create_task(_sweep_uploads(registry, settings))
+        cache = CacheCap(registry, remotes)
+        app[PULLTHROUGH] = PullThrough(registry, remotes, upstream, cache)
+        tasks = [asyncio.create_task(_sweep_uploads(registry, settings))]
+        if settings.gc_interval > 0:
+            tasks.append(asyncio.create_task(_collect_garbage(registry, settings)))
         yield
         await upstream.close()
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await cache.flush()  # the cache reads noted since the last batch
         await database.close()
 
     app.cleanup_ctx.append(lifetime)

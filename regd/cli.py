@@ -1,4 +1,4 @@
-"""The ``regd`` command: serve, migrate, version."""
+"""The ``regd`` command: serve, migrate, gc, rotate-keys, rotate-master-key, version."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ from aiohttp import web
 from regd import __version__
 from regd.app import build_app, master_keys, open_database
 from regd.auth.signing import SigningKeys
+from regd.registry.blobs import Blobs
+from regd.registry.gc import GarbageCollector
+from regd.registry.repositories import Repositories
 from regd.settings import Settings, load
+from regd.storage import FilesystemStore
 from regd.strongbox.vaults import Vaults
 
 log = logging.getLogger("regd")
@@ -47,6 +51,19 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date and exit")
     _common(migrate)
+    gc = commands.add_parser(
+        "gc",
+        help="free blobs no manifest references and blobs nothing links "
+        "(safe while regd serve runs on the same data)",
+    )
+    _common(gc)
+    gc.add_argument("--dry-run", action="store_true", help="only print what would be freed")
+    gc.add_argument(
+        "--grace",
+        type=float,
+        metavar="SECONDS",
+        help="keep blob links made this recently (env REGD_GC_GRACE, default 3600)",
+    )
     rotate = commands.add_parser(
         "rotate-keys",
         help="create a new token-signing key (old keys keep verifying until their tokens expire)",
@@ -73,6 +90,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "data_dir": getattr(args, "data_dir", None),
         "addr": getattr(args, "addr", None),
         "access_log": getattr(args, "access_log", None),
+        "gc_grace": getattr(args, "grace", None),
     }
     return load(overrides, config_file=args.config)
 
@@ -121,6 +139,20 @@ async def _migrate(settings: Settings) -> None:
         f"database at {settings.effective_database_url.split('@')[-1]} is up to date",
         file=sys.stderr,
     )
+
+
+async def _gc(settings: Settings, dry_run: bool) -> None:
+    """One collection through the database and data dir a running regd may be using."""
+    database = await open_database(settings)
+    try:
+        store = FilesystemStore(settings.data_dir)
+        blobs = Blobs(database, store, Repositories(database))
+        report = await GarbageCollector(database, store, blobs).collect(
+            settings.gc_grace, dry_run=dry_run
+        )
+    finally:
+        await database.close()
+    print(f"regd gc: {report}")
 
 
 def _rotate_keys(settings: Settings) -> None:
@@ -174,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             _run(_serve(settings))
         elif args.command == "migrate":
             _run(_migrate(settings))
+        elif args.command == "gc":
+            _run(_gc(settings, args.dry_run))
         elif args.command == "rotate-keys":
             _rotate_keys(settings)
         elif args.command == "rotate-master-key":

@@ -28,6 +28,10 @@ class Settings:
     upload_ttl: float = 24 * 3600.0
     #: Seconds between sweeps for stale uploads.
     upload_sweep_interval: float = 600.0
+    #: Seconds a blob link no manifest references is kept (a push uploads blobs first).
+    gc_grace: float = 3600.0
+    #: Seconds between garbage collections in ``regd serve``; 0: none (run ``regd gc``).
+    gc_interval: float = 0.0
     access_log: bool = False
     log_level: str = "INFO"
     #: Seconds SIGTERM waits for requests in flight.

@@ -31,6 +31,8 @@ blobs = sa.Table(
     sa.Column("digest", sa.String(200), primary_key=True),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
+    #: The latest read through a pull-through cache (persisted lazily; LRU of the size cap).
+    sa.Column("last_used_at", sa.Float, nullable=True),
 )
 
 #: A blob is visible in a repository only once it was pushed or mounted there.
@@ -44,7 +46,9 @@ repository_blobs = sa.Table(
         primary_key=True,
     ),
     sa.Column("digest", sa.String(200), primary_key=True),
+    #: When the blob was last pushed, mounted or fetched here (garbage collection's grace).
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_repository_blobs_digest", "digest"),
 )
 
 #: Manifests with their raw bytes, so digests stay stable.
@@ -80,6 +84,7 @@ manifest_references = sa.Table(
         ["manifests.repository_id", "manifests.digest"],
         ondelete="CASCADE",
     ),
+    sa.Index("ix_manifest_references_child", "repository_id", "child"),
 )
 
 tags = sa.Table(

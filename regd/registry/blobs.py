@@ -1,21 +1,46 @@
-"""Blobs as a repository sees them: linked content, mounts and unlinks."""
+"""Blobs as a repository sees them: linked content, mounts and unlinks.
+
+Every link is made by :meth:`Blobs.link`, inside the writer's transaction, which takes the
+digest's lock (:func:`lock_digest`) and checks that the bytes are still stored before the
+link can commit: garbage collection deletes bytes only under the same lock, after checking
+that nothing links them (see :mod:`regd.registry.gc`). So a link never points at nothing.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.db import Database
 from regd.db.schema import blobs, repository_blobs
-from regd.db.sql import insert_ignore
+from regd.db.sql import insert_ignore, upsert
 from regd.registry.clock import now
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.names import Digest
 from regd.registry.repositories import Repositories
 from regd.storage import BlobStore
+
+#: Seconds a cached link is trusted: how long a ``regd gc`` run by another process may take
+#: to be seen here (this process's own unlinks and collections drop entries at once).
+LINK_CACHE_TTL: Final = 5.0
+
+
+async def lock_digest(conn: AsyncConnection, digest: str) -> None:
+    """Serialise the transactions that link or delete ``digest``, until ``conn`` commits.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite has one writer at a time; the
+    callers' first statement is a write, so they hold it from there on.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(digest, 0)))
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +55,8 @@ class Blobs:
         self._db = db
         self._store = store
         self._repositories = repositories
-        # Positive cache of (repository id, digest) links; dropped on unlink.
-        self._links: dict[tuple[int, str], int] = {}
+        # Positive cache of (repository id, digest) -> (size, trusted until); dropped on unlink.
+        self._links: dict[tuple[int, str], tuple[int, float]] = {}
         self._links_epoch = 0
 
     @property
@@ -41,9 +66,9 @@ class Blobs:
     async def linked_size(self, repository_id: int, digest: str) -> int | None:
         """The blob's size when it is visible in the repository."""
         key = (repository_id, digest)
-        size = self._links.get(key)
-        if size is not None:
-            return size
+        cached = self._links.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         query = (
             sa.select(blobs.c.size)
             .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
@@ -56,7 +81,7 @@ class Blobs:
         if size is not None and epoch == self._links_epoch:  # no unlink raced this read
             if len(self._links) > 200_000:
                 self._links.clear()
-            self._links[key] = size
+            self._links[key] = (size, time.monotonic() + LINK_CACHE_TTL)
         return size
 
     async def stat(self, name: str, digest: Digest) -> BlobInfo:
@@ -68,13 +93,31 @@ class Blobs:
         return BlobInfo(digest, size, self._store.local_path(digest.algorithm, digest.hex))
 
     async def link(self, conn: AsyncConnection, repository_id: int, digest: str, size: int) -> None:
-        """Record a committed blob and make it visible in a repository (caller's transaction)."""
-        await insert_ignore(conn, blobs, {"digest": digest, "size": size, "created_at": now()})
-        await insert_ignore(
-            conn,
-            repository_blobs,
-            {"repository_id": repository_id, "digest": digest, "created_at": now()},
-        )
+        """Record a committed blob and make it visible in a repository (caller's transaction).
+
+        The link's time is refreshed when it exists (a push again restarts the grace period).
+        Releases the pin of the commit or mount before; BLOB_UNKNOWN when the bytes are no
+        longer stored (a garbage collection took them before this transaction).
+        """
+        parsed = Digest.parse(digest)
+        try:
+            await lock_digest(conn, digest)
+            stamp = now()
+            await insert_ignore(conn, blobs, {"digest": digest, "size": size, "created_at": stamp})
+            await upsert(
+                conn,
+                repository_blobs,
+                {"repository_id": repository_id, "digest": digest, "created_at": stamp},
+                keys=("repository_id", "digest"),
+            )
+            if await self._store.stat(parsed.algorithm, parsed.hex) is None:
+                raise RegistryError(
+                    ErrorCode.BLOB_UNKNOWN,
+                    "the blob was garbage-collected meanwhile: push it again",
+                    {"digest": digest},
+                )
+        finally:
+            self._store.unpin(parsed.algorithm, parsed.hex)
 
     async def mount(self, name: str, digest: Digest, source: str) -> int | None:
         """Link a blob of ``source`` into ``name``; its size, or None when not mountable."""
@@ -82,11 +125,14 @@ class Blobs:
         if source_id is None:
             return None
         size = await self.linked_size(source_id, str(digest))
-        if size is None or await self._store.stat(digest.algorithm, digest.hex) is None:
+        if size is None or not await self._store.pin(digest.algorithm, digest.hex):
             return None
-        async with self._db.write() as conn:
-            repository_id = await self._repositories.ensure(conn, name)
-            await self.link(conn, repository_id, str(digest), size)
+        try:
+            async with self._db.write() as conn:
+                repository_id = await self._repositories.ensure(conn, name)
+                await self.link(conn, repository_id, str(digest), size)
+        except RegistryError:
+            return None  # collected meanwhile: the client uploads it instead
         self._repositories.remember(name, repository_id)
         return size
 
@@ -96,6 +142,26 @@ class Blobs:
             repository_id = await self._repositories.ensure(conn, name)
             await self.link(conn, repository_id, str(digest), size)
         self._repositories.remember(name, repository_id)
+
+    async def drop_links(self, where: sa.ColumnElement[bool]) -> list[tuple[int, str]]:
+        """Delete the links matching ``where`` (over ``repository_blobs``), as garbage
+        collection and cache eviction do; the ``(repository id, digest)`` pairs removed."""
+        async with self._db.write() as conn:
+            rows = (
+                await conn.execute(
+                    sa.delete(repository_blobs)
+                    .where(where)
+                    .returning(repository_blobs.c.repository_id, repository_blobs.c.digest)
+                )
+            ).all()
+        self.forget_links([(row.repository_id, row.digest) for row in rows])
+        return [(row.repository_id, row.digest) for row in rows]
+
+    def forget_links(self, keys: Sequence[tuple[int, str]]) -> None:
+        """Drop cached links after their rows were deleted (and committed)."""
+        self._links_epoch += 1
+        for key in keys:
+            self._links.pop(key, None)
 
     def forget_repository(self, repository_id: int) -> None:
         self._links_epoch += 1

@@ -38,6 +38,25 @@ class BlobStore(Protocol):
     async def delete(self, algorithm: str, hexdigest: str) -> bool:
         """Remove a blob; False when it was not there."""
 
+    async def pin(self, algorithm: str, hexdigest: str) -> bool:
+        """Protect a stored blob from :meth:`remove` until :meth:`unpin` and mark it fresh
+        (a mount about to link it); False when it is not stored."""
+
+    def unpin(self, algorithm: str, hexdigest: str) -> None:
+        """Release one pin taken by :meth:`pin` or :meth:`commit_upload` (none: no-op)."""
+
+    async def remove(self, algorithm: str, hexdigest: str, fresh_since: float) -> int | None:
+        """Delete a blob unless it is pinned or was committed or pinned at or after
+        ``fresh_since`` (unix time): the bytes freed (0: it was not stored), None: kept.
+
+        Atomic against :meth:`commit_upload` and :meth:`pin` of the same digest: either
+        they see the blob gone (and store their own bytes), or this sees them and keeps it.
+        The caller (garbage collection) holds the metadata lock on the digest meanwhile.
+        """
+
+    async def purge_removed(self, older_than: float) -> int:
+        """Drop what a :meth:`remove` interrupted by a crash left behind; bytes freed."""
+
     def list_blobs(self) -> AsyncIterator[tuple[str, str]]:
         """Every stored blob as ``(algorithm, hex)``."""
 
@@ -53,7 +72,11 @@ class BlobStore(Protocol):
         """Stream the staged bytes from ``offset`` to their current end."""
 
     async def commit_upload(self, upload_id: str, algorithm: str, hexdigest: str) -> None:
-        """Make the staged bytes the blob ``algorithm:hex``, atomically and durably."""
+        """Make the staged bytes the blob ``algorithm:hex``, atomically and durably.
+
+        The blob is pinned (see :meth:`pin`) until the caller links it and unpins it; when
+        the same content is stored already, that copy is kept and marked fresh instead.
+        """
 
     async def delete_upload(self, upload_id: str) -> None: ...
 

@@ -4,20 +4,38 @@ Layout::
 
     ROOT/blobs/<algorithm>/<first two hex>/<hex>   committed, immutable blobs
     ROOT/uploads/<upload id>                      staged uploads in flight
+    ROOT/trash/<hex>.<random>                     a blob being removed (for an instant)
 
 A commit fsyncs the staged file once and renames it into place, so a blob path
 only ever holds complete, verified content, even after a crash.
+
+Removal (garbage collection, cache eviction) must never win against a commit or a mount of
+the same digest that is about to link it. Both sides touch the blob path in an order that
+makes one of them see the other:
+
+- commit and :meth:`pin` first pin the digest (in memory) and mark the file fresh (its
+  mtime, which another process sees), then look at the blob path; when it is gone they
+  store their own bytes (commit) or report the blob missing (pin);
+- :meth:`remove` first renames the blob path away (atomic), then looks at the pin and the
+  mtime of the file it moved: if either is recent it puts the file back, else deletes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
 READ_CHUNK: Final = 1 << 20
+#: Seconds after which a pin nobody released (a commit whose link failed) stops counting.
+PIN_TTL: Final = 3600.0
+#: File times come from the kernel's coarse clock, a tick behind ``time.time()``.
+CLOCK_TICK: Final = 0.05
 
 
 class _FileUploadWriter:
@@ -38,8 +56,11 @@ class FilesystemStore:
         self.root = root
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
-        self._blobs.mkdir(parents=True, exist_ok=True)
-        self._uploads.mkdir(parents=True, exist_ok=True)
+        self._trash = root / "trash"
+        for directory in (self._blobs, self._uploads, self._trash):
+            directory.mkdir(parents=True, exist_ok=True)
+        #: "algorithm:hex" -> (pins held, monotonic time of the latest); event-loop thread only.
+        self._pins: dict[str, tuple[int, float]] = {}
 
     # -- blobs ---------------------------------------------------------------
 
@@ -67,6 +88,63 @@ class FilesystemStore:
         except FileNotFoundError:
             return False
         return True
+
+    # -- pins and removal (see the module docstring) --------------------------
+
+    def _pin(self, algorithm: str, hexdigest: str) -> None:
+        key = f"{algorithm}:{hexdigest}"
+        held = self._pins.get(key, (0, 0.0))[0]
+        self._pins[key] = (held + 1, time.monotonic())
+
+    def _pinned(self, algorithm: str, hexdigest: str) -> bool:
+        entry = self._pins.get(f"{algorithm}:{hexdigest}")
+        return entry is not None and time.monotonic() - entry[1] < PIN_TTL
+
+    def unpin(self, algorithm: str, hexdigest: str) -> None:
+        key = f"{algorithm}:{hexdigest}"
+        entry = self._pins.get(key)
+        if entry is None:
+            return
+        if entry[0] <= 1:
+            del self._pins[key]
+        else:
+            self._pins[key] = (entry[0] - 1, entry[1])
+
+    async def pin(self, algorithm: str, hexdigest: str) -> bool:
+        self._pin(algorithm, hexdigest)
+        try:
+            await asyncio.to_thread(os.utime, self._blob_path(algorithm, hexdigest))
+        except FileNotFoundError:
+            self.unpin(algorithm, hexdigest)
+            return False
+        return True
+
+    async def remove(self, algorithm: str, hexdigest: str, fresh_since: float) -> int | None:
+        path = self._blob_path(algorithm, hexdigest)
+        moved = self._trash / f"{hexdigest}.{uuid.uuid4().hex}"
+        try:
+            await asyncio.to_thread(os.rename, path, moved)
+        except FileNotFoundError:
+            return 0
+        # Nobody can touch `moved` any more: what it says now stays true.
+        stat = await asyncio.to_thread(moved.stat)
+        if self._pinned(algorithm, hexdigest) or stat.st_mtime >= fresh_since - CLOCK_TICK:
+            await asyncio.to_thread(_put_back, moved, path)
+            return None
+        await asyncio.to_thread(moved.unlink)
+        return stat.st_size
+
+    async def purge_removed(self, older_than: float) -> int:
+        def purge() -> int:
+            freed = 0
+            for entry in self._trash.iterdir():
+                stat = entry.stat()
+                if stat.st_ctime < older_than:  # ctime: when remove() moved it here
+                    entry.unlink(missing_ok=True)
+                    freed += stat.st_size
+            return freed
+
+        return await asyncio.to_thread(purge)
 
     async def list_blobs(self) -> AsyncIterator[tuple[str, str]]:
         for algorithm_dir in sorted(self._blobs.iterdir()):
@@ -101,11 +179,21 @@ class FilesystemStore:
             yield chunk
 
     async def commit_upload(self, upload_id: str, algorithm: str, hexdigest: str) -> None:
-        await asyncio.to_thread(self._commit, self._upload_path(upload_id), algorithm, hexdigest)
+        staged = self._upload_path(upload_id)
+        self._pin(algorithm, hexdigest)  # before looking at the blob path: see remove()
+        try:
+            await asyncio.to_thread(self._commit, staged, algorithm, hexdigest)
+        except BaseException:
+            self.unpin(algorithm, hexdigest)
+            raise
 
     def _commit(self, staged: Path, algorithm: str, hexdigest: str) -> None:
         target = self._blob_path(algorithm, hexdigest)
-        if target.exists():  # same content already stored: keep the old file
+        try:
+            os.utime(target)  # same content already stored: keep that file, marked fresh
+        except FileNotFoundError:
+            pass
+        else:
             staged.unlink(missing_ok=True)
             return
         fd = os.open(staged, os.O_RDONLY)
@@ -113,6 +201,7 @@ class FilesystemStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        os.utime(staged)  # fresh as of the commit, not of the last chunk received
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
 
@@ -125,6 +214,13 @@ class FilesystemStore:
                 yield entry.name, entry.stat().st_mtime
             except FileNotFoundError:
                 continue
+
+
+def _put_back(moved: Path, path: Path) -> None:
+    """Undo a removal; when a commit stored the same bytes meanwhile, keep those."""
+    with contextlib.suppress(FileExistsError):
+        os.link(moved, path)
+    moved.unlink()
 
 
 async def _read_file(path: Path, offset: int, length: int | None) -> AsyncIterator[bytes]:

@@ -73,6 +73,7 @@ REMOTE = "mx-upstream.invalid"
 _VAULTS = "/api/v1/strongbox/vaults"
 _REMOTES = "/api/v1/image-registry/remote-registries"
 _SETTINGS = "/api/v1/image-registry/settings"
+_CACHE = "/api/v1/image-registry/cache"
 PRIVATE = "mx/team/app"
 PUBLIC = "mx/open/app"
 PASSWORDS = {
@@ -502,6 +503,8 @@ ROWS: tuple[Row, ...] = (
            fixed("PATCH", _SETTINGS, {"tag-ttl": 300}), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "PUT", _SETTINGS,
            fixed("PUT", _SETTINGS, {"tag-ttl": 300}), 200),
+    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _CACHE,
+           fixed("GET", _CACHE), 200),
 
     # the OpenAPI document is public, whatever credentials come with the request
     Row("GET /api/v1/openapi.json", fixed("GET", "/api/v1/openapi.json"), 200,

@@ -1,4 +1,5 @@
-"""``/api/v1/image-registry/remote-registries`` and ``/api/v1/image-registry/settings``.
+"""``/api/v1/image-registry/remote-registries``, ``/api/v1/image-registry/settings`` and
+``/api/v1/image-registry/cache`` (what the pull-through cache holds, against its cap).
 
 Registry admins write; any authenticated caller reads. Credentials name Strongbox
 secrets (checked at write time), never hold values.
@@ -14,11 +15,12 @@ from regd.http.api.auth import require_admin
 from regd.http.api.common import json_body, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
-from regd.http.keys import REMOTES
+from regd.http.keys import PULLTHROUGH, REMOTES
 from regd.remotes.config import RemoteRegistry
 
 BASE = "/api/v1/image-registry/remote-registries"
 SETTINGS = "/api/v1/image-registry/settings"
+CACHE = "/api/v1/image-registry/cache"
 
 
 def _remote(remote: RemoteRegistry) -> dict[str, Any]:
@@ -83,6 +85,11 @@ async def replace_settings(request: web.Request) -> web.Response:
     return web.json_response(settings)
 
 
+async def show_cache(request: web.Request) -> web.Response:
+    usage = await request.app[PULLTHROUGH].cache.usage()
+    return web.json_response({"size": usage.size, "cap": usage.cap, "blobs": usage.blobs})
+
+
 _CREDENTIALS = {
     "type": "array",
     "items": {
@@ -114,6 +121,18 @@ _SETTINGS = {
         "tag-ttl": {"type": "integer", "description": "seconds before a cached tag is revalidated"},
         "cache-size-cap": {"type": ["integer", "null"]},
     },
+}
+_CACHE = {
+    "type": "object",
+    "properties": {
+        "size": {
+            "type": "integer",
+            "description": "bytes of the blobs only pull-through caches hold (each counted once)",
+        },
+        "cap": {"type": ["integer", "null"], "description": "cache-size-cap (null: none)"},
+        "blobs": {"type": "integer", "description": "how many such blobs"},
+    },
+    "required": ["size", "cap", "blobs"],
 }
 _NOT_FOUND = {404: "no such remote registry", **DENIED}
 
@@ -202,5 +221,14 @@ ROUTES: tuple[ApiRoute, ...] = (
         {200: "the settings", 400: "invalid", **DENIED},
         _SETTINGS,
         _SETTINGS,
+    ),
+    ApiRoute(
+        "GET",
+        CACHE,
+        show_cache,
+        "Show the pull-through cache's size against its cap",
+        "image-registry",
+        {200: "the cache's usage", **DENIED},
+        _CACHE,
     ),
 )

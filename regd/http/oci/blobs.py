@@ -43,6 +43,9 @@ async def head(request: web.Request) -> web.Response:
         if target is None:
             raise
         size = await request.app[PULLTHROUGH].blob_size(target, digest)
+    else:
+        if target is not None:
+            request.app[PULLTHROUGH].cache.touch(local, digest)
     headers = _headers(digest)
     headers["Content-Length"] = str(size)
     return web.Response(status=200, headers=headers)
@@ -55,17 +58,20 @@ async def get(request: web.Request) -> web.StreamResponse:
     local, target = await _local_name(request, name)
     try:
         blob = await reg.blobs.stat(local, digest)
+        if blob.path is not None and await reg.store.stat(digest.algorithm, digest.hex) is None:
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, "blob content missing from storage")
     except RegistryError:
         if target is None:
             raise
+        # Not cached, or its bytes were evicted or collected: from the upstream again.
         size, chunks = await request.app[PULLTHROUGH].open_blob(target, digest)
         return await _stream(request, digest, size, chunks)
+    if target is not None:
+        request.app[PULLTHROUGH].cache.touch(local, digest)
     if blob.path is None:
         return await _stream(
             request, digest, blob.size, reg.store.read(digest.algorithm, digest.hex)
         )
-    if await reg.store.stat(digest.algorithm, digest.hex) is None:
-        raise RegistryError(ErrorCode.BLOB_UNKNOWN, "blob content missing from storage")
     # FileResponse uses sendfile and implements Range, 206, Content-Range and 416.
     return web.FileResponse(blob.path, chunk_size=_SENDFILE_CHUNK, headers=_headers(digest))
 
