@@ -36,10 +36,10 @@ commit that finds the path gone stores its own bytes. Links removed in step 1 ar
 dropped from the in-memory link cache at once (:meth:`Blobs.drop_links`); another
 process (``regd gc`` beside ``regd serve``) is seen within ``LINK_CACHE_TTL``.
 
-Known limit: a manifest PUT checks its blobs' links before its own transaction; a
-collection that removes such a link in between (the link older than the grace period and
-unreferenced until that PUT) lets a manifest in whose blob is gone. Closing it needs the
-check inside the manifest's transaction (``registry/manifests.py``).
+A manifest PUT checks its blobs' links first (possibly from the link cache), then again
+inside its own transaction (``Manifests._confirm_blobs``): a collection that removed such
+a link in between (old, unreferenced until that PUT) gets the PUT refused with
+MANIFEST_BLOB_UNKNOWN, never a manifest over a missing blob.
 """
 
 from __future__ import annotations

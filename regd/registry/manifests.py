@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.db import Database
-from regd.db.schema import manifest_references, manifests, tags
+from regd.db.schema import manifest_references, manifests, repository_blobs, tags
 from regd.db.sql import insert_ignore, upsert
 from regd.registry.blobs import Blobs
 from regd.registry.clock import now
@@ -147,6 +147,7 @@ class Manifests:
             )
         async with self._db.write() as conn:
             repository_id = await self._repositories.ensure(conn, name)
+            await self._confirm_blobs(conn, repository_id, parsed)
             await self._insert(conn, repository_id, str(digest), content, parsed)
             if not isinstance(reference, Digest):
                 await upsert(
@@ -230,6 +231,31 @@ class Manifests:
                 raise RegistryError(
                     ErrorCode.MANIFEST_BLOB_UNKNOWN, detail={"digest": str(child.digest)}
                 )
+
+    async def _confirm_blobs(
+        self, conn: AsyncConnection, repository_id: int, parsed: ParsedManifest
+    ) -> None:
+        """The manifest's blobs are still linked, checked inside its own transaction.
+
+        :meth:`_check_references` may have answered from the link cache, and a garbage
+        collection (this process or ``regd gc``) may have removed an old unreferenced link
+        since; once this transaction commits, the new references protect the links.
+        (SQLite: the writer lock is held from ``ensure``. PostgreSQL: FOR SHARE holds the
+        rows until commit.)
+        """
+        wanted = {str(blob.digest) for blob in parsed.blobs}
+        if not wanted:
+            return
+        query = (
+            sa.select(repository_blobs.c.digest)
+            .where(repository_blobs.c.repository_id == repository_id)
+            .where(repository_blobs.c.digest.in_(wanted))
+            .with_for_update(read=True)
+        )
+        missing = sorted(wanted - set((await conn.scalars(query)).all()))
+        if missing:
+            self._blobs.forget_links([(repository_id, digest) for digest in missing])
+            raise RegistryError(ErrorCode.MANIFEST_BLOB_UNKNOWN, detail={"digest": missing[0]})
 
     async def _insert(
         self,

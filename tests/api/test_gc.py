@@ -26,7 +26,7 @@ import pytest
 
 from regd.db import connect, upgrade
 from regd.registry import Registry
-from regd.registry.errors import RegistryError
+from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.gc import GarbageCollector, free_blob
 from regd.registry.names import Digest
 from regd.storage import FilesystemStore
@@ -35,6 +35,7 @@ from tests.support.oci import (
     assert_oci_error,
     blob_path,
     digest_of,
+    image_manifest,
     push_blob,
     push_image,
     wait_until,
@@ -346,5 +347,32 @@ def test_stored_orphans_are_collected(tmp_path: Path) -> None:
         report = await collector.collect(grace=0)
         assert (report.blobs, report.bytes) == (1, len(data))
         assert not blob_path(root, str(digest)).exists()
+
+    _run(test, tmp_path)
+
+
+def test_a_manifest_is_refused_when_a_collection_took_its_blob_meanwhile(tmp_path: Path) -> None:
+    """The daemon's link cache still says "linked" (a ``regd gc`` in another process
+    removed the old, unreferenced link): the manifest PUT must not be stored over a
+    missing blob. Its transaction checks the links again."""
+    config, layer = b'{"architecture": "amd64", "os": "linux"}', b"a layer collected too soon"
+
+    async def test(registry: Registry, root: Path) -> None:
+        for data in (config, layer):
+            digest = await _push(registry, "gc/late-manifest", data)
+            assert (await registry.blobs.stat("gc/late-manifest", digest)).size  # cached
+            old = time.time() - 10
+            os.utime(blob_path(root, str(digest)), (old, old))
+        other = Registry(registry.db, FilesystemStore(root))  # regd gc: its own caches
+        collector = GarbageCollector(other.db, other.store, other.blobs)
+        report = await collector.collect(grace=0, started=time.time() + 1)
+        assert report.blobs == 2
+        with pytest.raises(RegistryError) as refused:
+            await registry.manifests.put(
+                "gc/late-manifest", "1.0", image_manifest(config, [layer]), OCI_MANIFEST
+            )
+        assert refused.value.code is ErrorCode.MANIFEST_BLOB_UNKNOWN
+        with pytest.raises(RegistryError):  # and the stale cached link is gone
+            await registry.blobs.stat("gc/late-manifest", Digest.of(config))
 
     _run(test, tmp_path)
