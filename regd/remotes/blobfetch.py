@@ -12,8 +12,11 @@ fsync happens after that: a client does not wait for the disk.
 
 Memory stays bounded: a chunk leaves memory once hashed, staged and ``WINDOW`` chunks
 behind the newest; a client that falls further behind reads the staging file (or the
-committed blob). When hashing or staging lags the upstream by ``MAX_UNSTAGED`` bytes,
-reading from the upstream pauses until they catch up.
+committed blob). Bytes received but not yet hashed and staged are counted against one
+:class:`MemoryBudget` shared by all fetches: a single cold pull may run ahead of the disk
+by the whole budget (the disk is what makes cold pulls slow: page-cache writes here are
+slower than the network), and while the budget is spent each fetch may still run
+``FLOOR`` bytes ahead, then reading from its upstream waits for its own disk writes.
 """
 
 from __future__ import annotations
@@ -35,8 +38,19 @@ log = logging.getLogger(__name__)
 CHUNK: Final = 1 << 20
 #: Chunks kept in memory behind the newest for clients a little behind.
 WINDOW: Final = 16
-#: How far staging may lag the upstream before the upstream read waits.
-MAX_UNSTAGED: Final = 64 * CHUNK
+#: Bytes received and not yet hashed and staged, across all fetches, before fetches slow
+#: down to their disk's pace.
+MEMORY_BUDGET: Final = 256 * CHUNK
+#: How far every fetch may run ahead of its disk writes, whatever the budget.
+FLOOR: Final = 16 * CHUNK
+
+
+class MemoryBudget:
+    """Upstream bytes held in memory until hashed and staged, summed over all fetches."""
+
+    def __init__(self, limit: int = MEMORY_BUDGET) -> None:
+        self.limit = limit
+        self.used = 0
 
 
 class FetchFailed(ConnectionAbortedError):
@@ -57,7 +71,9 @@ async def _whole_chunks(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
 class BlobFetch:
     """The state of one download; :meth:`run` drives it, :meth:`follow` reads it."""
 
-    def __init__(self, store: BlobStore, digest: Digest, size: int, upload_id: str) -> None:
+    def __init__(
+        self, store: BlobStore, digest: Digest, size: int, upload_id: str, budget: MemoryBudget
+    ) -> None:
         self.digest = digest
         self.size = size
         self.upload_id = upload_id
@@ -68,6 +84,9 @@ class BlobFetch:
         self._received = 0
         self._hashed = 0
         self._staged = 0
+        self._budget = budget
+        #: Received bytes no longer counted against the budget.
+        self._settled = 0
         self._upstream_done = False
         self._verified = False
         self._failed: str | None = None
@@ -108,6 +127,8 @@ class BlobFetch:
                 return False
             return True
         finally:
+            self._budget.used -= self._received - self._settled
+            self._settled = self._received
             self.done.set()
 
     async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -135,6 +156,7 @@ class BlobFetch:
                     raise FetchFailed(self._failed)
                 self._chunks[index] = chunk
                 self._received += len(chunk)
+                self._budget.used += len(chunk)
                 self._changed.notify_all()
                 await self._changed.wait_for(self._may_receive)
             index += 1
@@ -145,8 +167,9 @@ class BlobFetch:
             raise FetchFailed(f"upstream blob {self.digest} is truncated")
 
     def _may_receive(self) -> bool:
-        behind = min(self._hashed, self._staged)
-        return self._failed is not None or self._received - behind < MAX_UNSTAGED
+        ahead = self._received - min(self._hashed, self._staged)
+        budget = self._budget
+        return self._failed is not None or ahead < FLOOR or budget.used < budget.limit
 
     async def _next_chunk(self, position: int) -> bytes | None:
         """The chunk at byte ``position`` once received; None at the end of the body."""
@@ -182,8 +205,11 @@ class BlobFetch:
             await writer.close()
 
     def _release(self) -> None:
-        """Drop chunks that are hashed, staged and far enough behind the newest."""
-        done = min(self._hashed, self._staged) // CHUNK
+        """Settle what is hashed and staged; drop chunks far enough behind the newest."""
+        settled = min(self._hashed, self._staged)
+        self._budget.used -= settled - self._settled
+        self._settled = settled
+        done = settled // CHUNK
         newest = self._received // CHUNK
         while self._first_kept < min(done, newest - WINDOW):
             self._chunks.pop(self._first_kept, None)

@@ -27,7 +27,7 @@ from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifest
 from regd.registry.names import Digest
-from regd.remotes.blobfetch import BlobFetch
+from regd.remotes.blobfetch import BlobFetch, MemoryBudget
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes, Target
 from regd.remotes.upstream import MANIFEST_ACCEPT, Upstream, UpstreamError
@@ -63,6 +63,7 @@ class PullThrough:
         #: Blob fetches under way, by digest: started (connecting) or downloading.
         self._fetches: dict[str, asyncio.Task[BlobFetch]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._memory = MemoryBudget()
         #: Manifest fetches and tag revalidations under way, by (repository, reference).
         self._manifest_fetches: dict[tuple[str, str], asyncio.Task[CachedManifest]] = {}
 
@@ -246,7 +247,8 @@ class PullThrough:
             response.release()
             raise RegistryError(ErrorCode.UNAVAILABLE, "upstream sent no blob size")
         store = self._registry.store
-        fetch = BlobFetch(store, digest, response.content_length, f"pull-{uuid.uuid4()}")
+        upload_id = f"pull-{uuid.uuid4()}"
+        fetch = BlobFetch(store, digest, response.content_length, upload_id, self._memory)
         try:
             await store.create_upload(fetch.upload_id)
         except BaseException:
