@@ -7,7 +7,10 @@ secret). Measured with curl (one process per pull, output to /dev/null):
 - a 256 MiB blob pulled directly from the upstream vs cold through regd (overhead target
   ≤ 15%), and warm through regd vs the same blob pushed to regd locally (about 1x);
 - 20 concurrent cold pulls of another blob through regd, and how many upstream GETs
-  of it docker-registry logged (target: one).
+  of it docker-registry logged (target: one);
+- a 256 MiB image (4 layers of 64 MiB) copied by skopeo to a ``dir:`` directly from the
+  upstream vs cold through regd: what a user pulling an image sees (``--image-runs``
+  fresh images each way, median).
 Python only sets things up and reads the logs.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -29,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.oci import push_blob  # noqa: E402
+from tests.support.oci import image_manifest, push_blob  # noqa: E402
 from tests.support.server import ADMIN_PASSWORD, start_regd  # noqa: E402
 from tests.support.upstreams import start_docker_registry  # noqa: E402
 
@@ -41,6 +45,37 @@ def upstream_push(url: str, auth: tuple[str, str], name: str, data: bytes) -> st
         separator = "&" if "?" in location else "?"  # keep docker-registry's _state
         client.put(f"{location}{separator}digest={digest}", content=data).raise_for_status()
     return digest
+
+
+def upstream_image(url: str, auth: tuple[str, str], name: str, layers: list[bytes]) -> None:
+    """Push an image of ``layers`` as ``name:1.0``."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {}}).encode()
+    for blob in (config, *layers):
+        upstream_push(url, auth, name, blob)
+    with httpx.Client(base_url=url, auth=auth, timeout=60) as client:
+        client.put(
+            f"/v2/{name}/manifests/1.0",
+            content=image_manifest(config, layers),
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        ).raise_for_status()
+
+
+def skopeo_seconds(work: Path, reference: str, creds: str) -> float:
+    """Wall time of one ``skopeo copy`` of ``reference`` into a fresh ``dir:``."""
+    policy = work / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+    target = Path(tempfile.mkdtemp(dir=work))
+    started = time.monotonic()
+    subprocess.run(
+        [
+            *("skopeo", "--policy", str(policy), "copy", "--quiet", "--src-tls-verify=false"),
+            *("--src-creds", creds, f"docker://{reference}", f"dir:{target}"),
+        ],
+        check=True,
+    )
+    elapsed = time.monotonic() - started
+    shutil.rmtree(target)
+    return elapsed
 
 
 def curl_mibs(url: str, user: str, runs: int) -> float:
@@ -60,7 +95,9 @@ def curl_mibs(url: str, user: str, runs: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=256)
-    mib = parser.parse_args().mib
+    parser.add_argument("--image-runs", type=int, default=3)
+    args = parser.parse_args()
+    mib, image_runs = args.mib, args.image_runs
     binary = shutil.which("docker-registry")
     assert binary, "docker-registry is not installed"
     with tempfile.TemporaryDirectory() as work:
@@ -110,6 +147,20 @@ def main() -> None:
             gets = [
                 r for r in upstream.synced_requests() if r.method == "GET" and digests[1] in r.path
             ]
+            del blobs
+            # Whole images with skopeo: fresh content for every copy, so each is cold.
+            direct_s, cold_s = [], []
+            for run in range(image_runs):
+                for way, times in (("direct", direct_s), ("cold", cold_s)):
+                    name = f"team/image-{way}-{run}"
+                    layers = [os.urandom(mib << 18) for _ in range(4)]
+                    upstream_image(upstream.url, ("bench", "bench-password"), name, layers)
+                    if way == "direct":
+                        reference = f"{upstream.host}/{name}:1.0"
+                        times.append(skopeo_seconds(Path(work), reference, "bench:bench-password"))
+                    else:
+                        reference = f"{regd.host}/{alias}/{name}:1.0"
+                        times.append(skopeo_seconds(Path(work), reference, user))
         finally:
             regd.stop()
             upstream.stop()
@@ -123,6 +174,12 @@ def main() -> None:
     print(
         f"\n20 concurrent cold pulls of another {mib} MiB blob: {elapsed:.2f} s, "
         f"{20 * mib / elapsed:,.0f} MiB/s delivered, upstream GETs of that blob: {len(gets)}"
+    )
+    direct_image, cold_image = statistics.median(direct_s), statistics.median(cold_s)
+    print(
+        f"\nskopeo copy of a {mib} MiB image (4 layers) to dir:, median of {image_runs}: "
+        f"direct {direct_image:.2f} s, cold through regd {cold_image:.2f} s, "
+        f"overhead {100 * (cold_image / direct_image - 1):+.0f}%"
     )
 
 
