@@ -142,20 +142,13 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], what: str) -> None:
     raise RuntimeError(f"{what} did not answer on {base} within 30 s")
 
 
-#: ``python -c`` for regd on the stock asyncio loop (regd uses uvloop when it can import it).
-WITHOUT_UVLOOP = (
-    "import sys; sys.modules['uvloop'] = None; from regd.cli import main; sys.exit(main())"
-)
-
-
-def start_regd(work: Path, python: str, uvloop: bool = True) -> Server:
+def start_regd(work: Path, python: str) -> Server:
     """``regd serve`` with its defaults (no access log) and a chosen admin password."""
     data = work / "regd-data"
     logfile = work / "regd.log"
-    program = ["-m", "regd"] if uvloop else ["-c", WITHOUT_UVLOOP]
     with logfile.open("wb") as out:
         proc = subprocess.Popen(
-            [python, *program, "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data)],
+            [python, "-m", "regd", "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data)],
             stdout=out,
             stderr=out,
             cwd=ROOT,
@@ -851,7 +844,7 @@ def _with_digest(location: str, digest: str) -> str:
 # -- the machine ---------------------------------------------------------------------------
 
 
-def machine(python: str, uvloop: bool) -> dict[str, str]:
+def machine(python: str) -> dict[str, str]:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -865,9 +858,8 @@ def machine(python: str, uvloop: bool) -> dict[str, str]:
         [
             python,
             "-c",
-            "import importlib.util, sys, aiohttp, regd; "
-            "print(sys.version.split()[0], aiohttp.__version__, regd.__version__, "
-            "'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio')",
+            "import sys, aiohttp, regd; "
+            "print(sys.version.split()[0], aiohttp.__version__, regd.__version__)",
         ]
     ).split()
     commit = subprocess.run(
@@ -883,8 +875,7 @@ def machine(python: str, uvloop: bool) -> dict[str, str]:
         "kernel": platform.release(),
         "Python": versions[0],
         "aiohttp": versions[1],
-        "regd": f"{versions[2]} ({commit or 'no git'}), event loop "
-        + (versions[3] if uvloop else "asyncio (--no-uvloop)"),
+        "regd": f"{versions[2]} ({commit or 'no git'}), stock asyncio event loop",
         "docker-registry": run(["docker-registry", "--version"]).strip().split()[-1],
         "curl": run(["curl", "--version"]).split("\n")[0].split()[1],
         "wrk": run(["sh", "-c", "wrk --version 2>&1 || true"]).split()[1],
@@ -907,9 +898,6 @@ def options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--threads", type=int, default=1, help="wrk -t (1: 2 cores are shared)")
     parser.add_argument("--range-kib", type=int, default=4, help="Range GET size (4)")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {SCENARIOS}")
-    parser.add_argument(
-        "--no-uvloop", action="store_true", help="run regd on the stock asyncio event loop"
-    )
     parser.add_argument("--workdir", type=Path, help="parent of the temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
@@ -951,7 +939,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"compare.py: {tool} is not installed", file=sys.stderr)
             return 2
     command = " ".join(["bench/compare.py", *(argv if argv is not None else sys.argv[1:])])
-    info = machine(args.python, uvloop=not args.no_uvloop)
+    info = machine(args.python)
     started_at = datetime.now(UTC)
     started = time.monotonic()
     busy_before = busy_seconds()
@@ -960,7 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"work directory {work}")
     try:
         bench_cpu = 0.0
-        servers.append(start_regd(work, args.python, uvloop=not args.no_uvloop))
+        servers.append(start_regd(work, args.python))
         servers.append(start_reference(work))
         for server in servers:
             log(f"{server.label} on {server.base}, pid {server.proc.pid}")
