@@ -126,7 +126,9 @@ class PullThrough:
         """The tag as the upstream has it now; the cached one when the upstream fails."""
         manifests = self._registry.manifests
         try:
-            current = await self._head_digest(target, tag)
+            # A tag seen before is checked with a HEAD (Docker Hub does not count those
+            # against its pull limit) and fetched only when it moved.
+            current = None if state is None else await self._head_digest(target, tag)
             if state is not None and current is not None and current == state[0]:
                 digest = Digest.parse(current)
                 cached = await manifests.get(target.cache_name, digest)

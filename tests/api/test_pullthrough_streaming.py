@@ -121,8 +121,8 @@ def test_concurrent_cold_manifest_requests_share_one_upstream_round(setup: Setup
     answered = Counter(
         (r.method, r.status) for r in setup.proxy.manifest_requests("1.0") if r.status == 200
     )
-    # The tag was never seen: one HEAD for its digest, one GET for its bytes.
-    assert answered == Counter({("HEAD", 200): 1, ("GET", 200): 1})
+    # The tag was never seen: one GET, no HEAD first.
+    assert answered == Counter({("GET", 200): 1})
 
 
 @pytest.mark.parametrize(
@@ -152,3 +152,34 @@ def test_missing_digest_upstream_is_manifest_unknown(setup: Setup) -> None:
             headers={"Accept": MANIFEST_ACCEPT},
         )
     assert_oci_error(response, 404, "MANIFEST_UNKNOWN")
+
+
+def test_a_stale_tag_is_checked_with_a_head_and_fetched_only_when_it_moved(
+    setup: Setup,
+) -> None:
+    with setup.mirror.client() as http:
+        before = http.get("/api/v1/image-registry/settings").json()
+        assert http.patch("/api/v1/image-registry/settings", json={"tag-ttl": 0}).is_success
+        try:
+            with setup.upstream.client() as up:
+                first = push_image(up, "team/moving", "1.0", seed="moving-1")
+            path = f"/v2/{setup.alias}/team/moving/manifests/1.0"
+            headers = {"Accept": MANIFEST_ACCEPT}
+
+            def rounds() -> Counter[tuple[str, int]]:
+                found = setup.proxy.manifest_requests("1.0")
+                # (401s are the upstream's token challenges: not rounds of our own)
+                return Counter(
+                    (r.method, r.status) for r in found if "moving" in r.path and r.status != 401
+                )
+
+            assert digest_of(http.get(path, headers=headers).content) == first.digest
+            assert rounds() == Counter({("GET", 200): 1})
+            assert digest_of(http.get(path, headers=headers).content) == first.digest
+            assert rounds() == Counter({("GET", 200): 1, ("HEAD", 200): 1})
+            with setup.upstream.client() as up:
+                moved = push_image(up, "team/moving", "1.0", seed="moving-2")
+            assert digest_of(http.get(path, headers=headers).content) == moved.digest
+            assert rounds() == Counter({("GET", 200): 2, ("HEAD", 200): 2})
+        finally:
+            assert http.put("/api/v1/image-registry/settings", json=before).is_success
