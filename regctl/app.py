@@ -14,7 +14,19 @@ import typer
 from typer.core import TyperGroup
 
 from regctl import __version__, coercion
-from regctl.commands import GROUPS, add_group, contexts, identity, nouns, paths, strongbox
+from regctl.commands import (
+    GROUPS,
+    access,
+    add_group,
+    api_clients,
+    contexts,
+    nouns,
+    paths,
+    remote_registries,
+    strongbox,
+    tokens,
+    users,
+)
 from regctl.errors import INTERRUPTED, SERVER_ERROR, USAGE, RegctlError
 from regctl.options import (
     GLOBAL,
@@ -120,8 +132,12 @@ paths.register(app)
 add_group(nouns.repositories, "repositories", nouns.PANEL)
 add_group(nouns.repositories, "repos", nouns.PANEL, hidden=True)
 add_group(nouns.tags, "tags", nouns.PANEL)
-identity.register()
+tokens.register()
+users.register()
+api_clients.register()
+access.register(nouns.repositories)
 strongbox.register()
+remote_registries.register()
 contexts.register(app)
 
 

@@ -7,7 +7,9 @@ loaded for ``regctl --help``.
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +25,9 @@ from regctl.runtime import (
     take,
 )
 
+if TYPE_CHECKING:
+    import inspect
+
 __all__ = [
     "DEFAULT_SERVER",
     "ENVIRONMENT",
@@ -31,12 +36,15 @@ __all__ = [
     "OUTPUT_RULE",
     "SECRET_FORMATS",
     "DebugOption",
+    "FileOption",
     "Format",
     "FormatOption",
     "Globals",
+    "PoliciesOption",
     "QuietOption",
     "SecretFormat",
     "ServerOption",
+    "common_options",
     "debug",
     "env",
     "say",
@@ -104,3 +112,88 @@ QuietOption = Annotated[
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Log HTTP requests and show tracebacks on stderr.")
 ]
+FileOption = Annotated[
+    str | None,
+    typer.Option(
+        "-f",
+        "--file",
+        metavar="FILE",
+        help="Read the body (YAML or JSON) from FILE; '-' or no -f reads stdin.",
+        show_default=False,
+    ),
+]
+PoliciesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--policies",
+        metavar="NAMES",
+        help="Limit to these policies (comma-separated or repeated), e.g. registry-pull.",
+        show_default=False,
+    ),
+]
+
+Command = Callable[..., None]
+
+
+def common_options(*, server: bool = True, format: bool = True) -> Callable[[Command], Command]:
+    """Give a command the options every command takes, after its own: --server,
+    -o/--format, -q/--quiet, --debug (``server=False`` or ``format=False`` leaves one out).
+
+    The command declares ``options: Globals`` instead, first, and is given what ``take``
+    makes of them. A command with a ``format`` of its own (e.g. ``SecretFormatOption``)
+    keeps it, in -o's place, and is given it as it is (``options.format`` is then the one
+    given before the verb). Stack it under ``@group.command(...)``.
+    """
+
+    def decorate(function: Command) -> Command:
+        return _WithOptions(function, server, format)
+
+    return decorate
+
+
+class _WithOptions:
+    """A command as typer sees it: its own parameters, then the common options.
+
+    The signature is built when typer first reads it, that is when the command's group is
+    built (``regctl --help`` evaluates no annotation), and ``__call__`` turns the common
+    options back into ``options``.
+    """
+
+    def __init__(self, function: Command, server: bool, format: bool) -> None:
+        self.function, self.server, self.format = function, server, format
+        self.__name__, self.__qualname__ = function.__name__, function.__qualname__
+        self.__module__, self.__doc__ = function.__module__, function.__doc__
+
+    @functools.cached_property
+    def own(self) -> dict[str, inspect.Parameter]:
+        """The command's own parameters, annotations evaluated, ``options`` left out."""
+        import inspect
+
+        signature = inspect.signature(self.function, eval_str=True)
+        return {name: p for name, p in signature.parameters.items() if name != "options"}
+
+    @functools.cached_property
+    def __signature__(self) -> inspect.Signature:
+        from inspect import Parameter, Signature
+
+        def option(name: str, annotation: Any, default: Any) -> Parameter:
+            return Parameter(name, Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+        own = dict(self.own)
+        own_format = own.pop("format", None)
+        common = [option("server", ServerOption, None)] if self.server else []
+        if own_format is not None:
+            common.append(own_format.replace(kind=Parameter.KEYWORD_ONLY))
+        elif self.format:
+            common.append(option("format", FormatOption, None))
+        common += [option("quiet", QuietOption, False), option("debug", DebugOption, False)]
+        return Signature([*own.values(), *common], return_annotation=None)
+
+    @property  # typing.get_type_hints (typer calls it) reads them
+    def __annotations__(self) -> dict[str, Any]:  # type: ignore[override]
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **given: Any) -> None:
+        chosen = None if "format" in self.own else given.pop("format", None)
+        options = take(given.pop("server", None), chosen, given.pop("quiet"), given.pop("debug"))
+        self.function(options, **given)

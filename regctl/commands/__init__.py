@@ -1,4 +1,5 @@
-"""regctl's commands: the supctl path grammar (paths.py) and brightbox-style nouns.
+"""regctl's commands: the supctl path grammar (paths.py) and brightbox-style nouns, a
+module a noun or two (the file is named after the noun), and what they share (here).
 
 Command modules are imported for ``--help``; what they need to do their work (the HTTP
 client, the config file, output) is imported when a command runs.
@@ -9,12 +10,20 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from regctl.options import Format, Globals
+from regctl.options import Format, Globals, say
+from regctl.output import emit
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import typer
 
     from regctl.client import Api
+    from regctl.output import Column
+
+#: The help panels that nouns of more than one module share.
+IDENTITY_PANEL = "Identity and access"
+STRONGBOX_PANEL = "Strongbox and remote registries"
 
 
 def connect(options: Globals) -> Api:
@@ -43,6 +52,29 @@ def noun_format(options: Globals) -> Format:
     if options.format is not None:
         return options.format
     return Format.table if sys.stdout.isatty() else Format.json
+
+
+def noun_show(options: Globals, path: str) -> None:
+    """``NOUN show``: GET one object and print it by the noun rule."""
+    emit(call(options, "GET", path), noun_format(options))
+
+
+def noun_list(
+    options: Globals, path: str, columns: Sequence[Column], empty: str = "nothing found"
+) -> None:
+    """``NOUN list``: GET a collection and print it by the noun rule; ``empty`` on stderr."""
+    emit(call(options, "GET", path), noun_format(options), columns, empty=empty)
+
+
+def noun_create(options: Globals, path: str, body: Any) -> None:
+    """``NOUN create`` (or ``add``): POST the body and print what the server made of it."""
+    emit(call(options, "POST", path, body), noun_format(options))
+
+
+def noun_delete(options: Globals, path: str, done: str) -> None:
+    """``NOUN delete`` (or ``remove``, ``revoke``): DELETE the object, then say ``done``."""
+    call(options, "DELETE", path)
+    say(done)
 
 
 def principal_ref(text: str) -> str:

@@ -1,4 +1,5 @@
-"""The noun grammar (brightbox-style): ``regctl repositories list``, ``regctl tags delete``.
+"""The noun grammar (brightbox-style): ``repositories`` (alias ``repos``) and ``tags``;
+``repositories access-rules`` is in access.py.
 
 Nouns print a table on a terminal and JSON otherwise; ``-o`` overrides.
 """
@@ -9,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from regctl.commands import call, noun_format, noun_group
-from regctl.options import DebugOption, FormatOption, QuietOption, ServerOption, say, take
-from regctl.output import Column, emit
+from regctl.commands import noun_delete, noun_group, noun_list, noun_show
+from regctl.options import Globals, common_options
+from regctl.output import Column
 from regctl.paths import name_path, segment
 
 PANEL = "Nouns (brightbox-style)"
@@ -36,150 +37,48 @@ tags = noun_group("A repository's tags: list, delete.")
 
 
 @repositories.command("list")
+@common_options()
 def list_repositories(
+    options: Globals,
     prefix: Annotated[
         str | None,
         typer.Option(metavar="PREFIX", help="Only names starting with PREFIX.", show_default=False),
     ] = None,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
 ) -> None:
     """List repositories, sorted by name."""
-    options = take(server, format, quiet, debug)
     query = f"?prefix={segment(prefix)}" if prefix else ""
-    found = call(options, "GET", f"/repositories{query}")
-    emit(found, noun_format(options), REPOSITORY_COLUMNS, empty="no repositories")
+    noun_list(options, f"/repositories{query}", REPOSITORY_COLUMNS, empty="no repositories")
 
 
 @repositories.command("show")
-def show_repository(
-    name: Repository,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options()
+def show_repository(options: Globals, name: Repository) -> None:
     """Show a repository: tag and manifest counts, creation time."""
-    options = take(server, format, quiet, debug)
-    found = call(options, "GET", f"/repositories/{name_path(name)}")
-    emit(found, noun_format(options))
+    noun_show(options, f"/repositories/{name_path(name)}")
 
 
 @repositories.command("delete")
-def delete_repository(
-    name: Repository,
-    server: ServerOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options(format=False)
+def delete_repository(options: Globals, name: Repository) -> None:
     """Delete a repository with its tags and manifests."""
-    options = take(server, None, quiet, debug)
-    call(options, "DELETE", f"/repositories/{name_path(name)}")
-    say(f"deleted repository {name}")
+    noun_delete(options, f"/repositories/{name_path(name)}", f"deleted repository {name}")
 
 
 @tags.command("list")
-def list_tags(
-    repository: Repository,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options()
+def list_tags(options: Globals, repository: Repository) -> None:
     """List a repository's tags with the digests they point at."""
-    options = take(server, format, quiet, debug)
-    found = call(options, "GET", f"/repositories/{name_path(repository)}/-/tags")
-    emit(found, noun_format(options), TAG_COLUMNS, empty=f"{repository} has no tags")
+    path = f"/repositories/{name_path(repository)}/-/tags"
+    noun_list(options, path, TAG_COLUMNS, empty=f"{repository} has no tags")
 
 
 @tags.command("delete")
+@common_options(format=False)
 def delete_tag(
+    options: Globals,
     repository: Repository,
     tag: Annotated[str, typer.Argument(metavar="TAG", help="The tag, e.g. 1.0.")],
-    server: ServerOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
 ) -> None:
     """Delete a tag (the manifest it points at stays)."""
-    options = take(server, None, quiet, debug)
-    call(options, "DELETE", f"/repositories/{name_path(repository)}/-/tags/{segment(tag)}")
-    say(f"deleted tag {repository}:{tag}")
-
-
-# -- access rules ----------------------------------------------------------------------------
-
-RULE_COLUMNS = (Column("PRINCIPAL", "principal"), Column("ACTIONS", "actions"))
-access_rules = noun_group(
-    "A repository's access rules (who may pull, push, delete): add, list, remove."
-)
-repositories.add_typer(access_rules, name="access-rules")
-
-RulePrincipal = Annotated[
-    str,
-    typer.Argument(
-        metavar="PRINCIPAL",
-        help="user:NAME, api-client:ID or public; or just NAME (a user) or cli-xxxxx.",
-    ),
-]
-
-
-@access_rules.command("add")
-def add_access_rule(
-    repository: Repository,
-    principal: RulePrincipal,
-    actions: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--actions",
-            metavar="ACTIONS",
-            help="pull, push, delete (comma-separated or repeated; default pull). public only "
-            "ever pulls.",
-            show_default=False,
-        ),
-    ] = None,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
-    """Let PRINCIPAL pull (push, delete) REPOSITORY; replaces its previous rule there."""
-    from regctl.commands import comma_list, principal_ref
-
-    options = take(server, format, quiet, debug)
-    body = {"principal": principal_ref(principal), "actions": comma_list(actions) or ["pull"]}
-    rule = call(options, "POST", f"/repositories/{name_path(repository)}/-/access-rules", body)
-    emit(rule, noun_format(options))
-
-
-@access_rules.command("list")
-def list_access_rules(
-    repository: Repository,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
-    """List REPOSITORY's access rules (needs admin there: its owner or a registry admin)."""
-    options = take(server, format, quiet, debug)
-    rules = call(options, "GET", f"/repositories/{name_path(repository)}/-/access-rules")
-    emit(rules, noun_format(options), RULE_COLUMNS, empty=f"{repository} has no access rules")
-
-
-@access_rules.command("remove")
-def remove_access_rule(
-    repository: Repository,
-    principal: RulePrincipal,
-    server: ServerOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
-    """Remove PRINCIPAL's access rule from REPOSITORY."""
-    from regctl.commands import principal_ref
-
-    options = take(server, None, quiet, debug)
-    reference = principal_ref(principal)
-    path = f"/repositories/{name_path(repository)}/-/access-rules/{segment(reference)}"
-    call(options, "DELETE", path)
-    say(f"removed the access rule of {reference} from {repository}")
+    path = f"/repositories/{name_path(repository)}/-/tags/{segment(tag)}"
+    noun_delete(options, path, f"deleted tag {repository}:{tag}")

@@ -1,4 +1,4 @@
-"""Strongbox and upstreams: ``vaults``, ``secrets`` and ``remote-registries`` (noun grammar).
+"""Strongbox: ``vaults`` and the ``secrets`` in them (noun grammar).
 
 Secret values are printed only when the server returns them (the caller holds
 ``strongbox-read``); otherwise a secret shows its key names.
@@ -11,22 +11,21 @@ from typing import Annotated, Any
 
 import typer
 
-from regctl.commands import add_group, call, noun_format, noun_group
-from regctl.errors import UsageError
-from regctl.options import (
-    DebugOption,
-    FormatOption,
-    QuietOption,
-    ServerOption,
-    say,
-    take,
+from regctl.commands import (
+    STRONGBOX_PANEL,
+    add_group,
+    noun_create,
+    noun_delete,
+    noun_group,
+    noun_list,
+    noun_show,
 )
-from regctl.output import Column, emit
+from regctl.errors import UsageError
+from regctl.options import FileOption, Globals, common_options
+from regctl.output import Column
 from regctl.paths import segment
 
-PANEL = "Strongbox and remote registries"
 VAULTS = "/strongbox/vaults"
-REMOTES = "/image-registry/remote-registries"
 
 VAULT_COLUMNS = (
     Column("NAME", "name"),
@@ -39,179 +38,120 @@ SECRET_COLUMNS = (
     Column("UPDATED", "updated-at"),
 )
 
-
-def _credentials_cell(value: Any) -> str:
-    """``[{repository, vault, secret}]`` -> ``* creds/hub, team/* creds/team``."""
-    if not isinstance(value, list):
-        return ""
-    return ", ".join(
-        f"{item.get('repository', '*')} {item.get('vault')}/{item.get('secret')}"
-        for item in value
-        if isinstance(item, dict)
-    )
-
-
-REMOTE_COLUMNS = (
-    Column("ADDRESS", "address"),
-    Column("NAME", "name"),
-    Column("CREDENTIALS", "credentials", render=_credentials_cell),
-    Column("CREATED", "created-at"),
-)
-
-
 vaults_app = noun_group("Strongbox vaults: list, show, create, delete.")
 secrets_app = noun_group("Secrets in a vault: list, show, create, delete.")
-remotes_app = noun_group("Remote registries (upstreams of the pull-through cache).")
 
 
 def register() -> None:
-    add_group(vaults_app, "vaults", PANEL)
-    add_group(secrets_app, "secrets", PANEL)
-    add_group(remotes_app, "remote-registries", PANEL)
+    add_group(vaults_app, "vaults", STRONGBOX_PANEL)
+    add_group(secrets_app, "secrets", STRONGBOX_PANEL)
 
 
 Vault = Annotated[str, typer.Argument(metavar="VAULT", help="A vault name.")]
 SecretName = Annotated[str, typer.Argument(metavar="NAME", help="A secret in the vault.")]
-FileOption = Annotated[
-    str | None,
-    typer.Option(
-        "-f",
-        "--file",
-        metavar="FILE",
-        help="Read the body (YAML or JSON) from FILE; '-' or no -f reads stdin.",
-        show_default=False,
-    ),
-]
+
+
+def _vault(vault: str) -> str:
+    return f"{VAULTS}/{segment(vault)}"
+
+
+def _secret(vault: str, name: str) -> str:
+    return f"{VAULTS}/{segment(vault)}/secrets/{segment(name)}"
+
 
 # -- vaults ----------------------------------------------------------------------------------
 
 
 @vaults_app.command("list")
-def vaults_list(
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options()
+def vaults_list(options: Globals) -> None:
     """List vaults with their number of secrets."""
-    options = take(server, format, quiet, debug)
-    emit(call(options, "GET", VAULTS), noun_format(options), VAULT_COLUMNS, empty="no vaults")
+    noun_list(options, VAULTS, VAULT_COLUMNS, empty="no vaults")
 
 
 @vaults_app.command("show")
-def vaults_show(
-    vault: Vault,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options()
+def vaults_show(options: Globals, vault: Vault) -> None:
     """Show a vault."""
-    options = take(server, format, quiet, debug)
-    emit(call(options, "GET", f"{VAULTS}/{segment(vault)}"), noun_format(options))
+    noun_show(options, _vault(vault))
 
 
 @vaults_app.command("create")
-def vaults_create(
-    vault: Vault,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options()
+def vaults_create(options: Globals, vault: Vault) -> None:
     """Create a vault (needs strongbox-write)."""
-    options = take(server, format, quiet, debug)
-    emit(call(options, "POST", VAULTS, {"name": vault}), noun_format(options))
+    noun_create(options, VAULTS, {"name": vault})
 
 
 @vaults_app.command("delete")
-def vaults_delete(
-    vault: Vault,
-    server: ServerOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options(format=False)
+def vaults_delete(options: Globals, vault: Vault) -> None:
     """Delete a vault with its secrets."""
-    call(take(server, None, quiet, debug), "DELETE", f"{VAULTS}/{segment(vault)}")
-    say(f"deleted vault {vault}")
+    noun_delete(options, _vault(vault), f"deleted vault {vault}")
 
 
 # -- secrets ---------------------------------------------------------------------------------
 
+LiteralOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--from-literal",
+        metavar="KEY=VALUE",
+        help="A key and its value (repeatable), as kubectl create secret does.",
+        show_default=False,
+    ),
+]
+FromFileOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--from-file",
+        metavar="KEY=PATH",
+        help="A key and the file holding its value ('-': stdin); not UTF-8 text goes "
+        "as base64-data.",
+        show_default=False,
+    ),
+]
+ImageAccessOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-image-access",
+        metavar="GLOB",
+        help="Images that may read the secret (repeatable), e.g. '*'.",
+        show_default=False,
+    ),
+]
+
 
 @secrets_app.command("list")
-def secrets_list(
-    vault: Vault,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options()
+def secrets_list(options: Globals, vault: Vault) -> None:
     """List a vault's secrets: names and key names, never values."""
-    options = take(server, format, quiet, debug)
-    found = call(options, "GET", f"{VAULTS}/{segment(vault)}/secrets")
-    emit(found, noun_format(options), SECRET_COLUMNS, empty=f"no secrets in {vault}")
+    noun_list(options, f"{_vault(vault)}/secrets", SECRET_COLUMNS, empty=f"no secrets in {vault}")
 
 
 @secrets_app.command("show")
-def secrets_show(
-    vault: Vault,
-    name: SecretName,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options()
+def secrets_show(options: Globals, vault: Vault, name: SecretName) -> None:
     """Show a secret; its values only when the server returns them (strongbox-read)."""
-    options = take(server, format, quiet, debug)
-    found = call(options, "GET", f"{VAULTS}/{segment(vault)}/secrets/{segment(name)}")
-    emit(found, noun_format(options))
+    noun_show(options, _secret(vault, name))
 
 
 @secrets_app.command("create")
+@common_options()
 def secrets_create(
+    options: Globals,
     vault: Vault,
     name: SecretName,
-    literal: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--from-literal",
-            metavar="KEY=VALUE",
-            help="A key and its value (repeatable), as kubectl create secret does.",
-            show_default=False,
-        ),
-    ] = None,
-    from_file: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--from-file",
-            metavar="KEY=PATH",
-            help="A key and the file holding its value ('-': stdin); not UTF-8 text goes "
-            "as base64-data.",
-            show_default=False,
-        ),
-    ] = None,
-    allow_image_access: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-image-access",
-            metavar="GLOB",
-            help="Images that may read the secret (repeatable), e.g. '*'.",
-            show_default=False,
-        ),
-    ] = None,
+    literal: LiteralOption = None,
+    from_file: FromFileOption = None,
+    allow_image_access: ImageAccessOption = None,
     file: FileOption = None,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
 ) -> None:
     """Create secret NAME in VAULT from --from-literal/--from-file, else from a body.
 
     Without --from-literal and --from-file the body (YAML or JSON: data, base64-data,
     allow-image-access) comes from stdin or -f FILE; its name defaults to NAME.
     """
-    options = take(server, format, quiet, debug)
     if literal or from_file:
         body = _secret_body(literal or [], from_file or [])
     else:
@@ -223,7 +163,7 @@ def secrets_create(
     body.setdefault("name", name)
     if allow_image_access:
         body["allow-image-access"] = allow_image_access
-    emit(call(options, "POST", f"{VAULTS}/{segment(vault)}/secrets", body), noun_format(options))
+    noun_create(options, f"{_vault(vault)}/secrets", body)
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:
@@ -259,78 +199,7 @@ def _secret_body(literals: list[str], files: list[str]) -> dict[str, Any]:
 
 
 @secrets_app.command("delete")
-def secrets_delete(
-    vault: Vault,
-    name: SecretName,
-    server: ServerOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
+@common_options(format=False)
+def secrets_delete(options: Globals, vault: Vault, name: SecretName) -> None:
     """Delete a secret."""
-    options = take(server, None, quiet, debug)
-    call(options, "DELETE", f"{VAULTS}/{segment(vault)}/secrets/{segment(name)}")
-    say(f"deleted secret {name} from {vault}")
-
-
-# -- remote registries -----------------------------------------------------------------------
-
-Address = Annotated[
-    str, typer.Argument(metavar="ADDRESS", help="The upstream's address, e.g. docker.io.")
-]
-
-
-@remotes_app.command("list")
-def remotes_list(
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
-    """List remote registries."""
-    options = take(server, format, quiet, debug)
-    found = call(options, "GET", REMOTES)
-    emit(found, noun_format(options), REMOTE_COLUMNS, empty="no remote registries")
-
-
-@remotes_app.command("show")
-def remotes_show(
-    address: Address,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
-    """Show a remote registry."""
-    options = take(server, format, quiet, debug)
-    emit(call(options, "GET", f"{REMOTES}/{segment(address)}"), noun_format(options))
-
-
-@remotes_app.command("create")
-def remotes_create(
-    file: FileOption = None,
-    server: ServerOption = None,
-    format: FormatOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
-    """Add a remote registry from a body (YAML or JSON) on stdin or -f FILE.
-
-    address (required), name (the repository-name prefix; default: the address with
-    ':' as '-'), override-address, ca-cert, credentials: [{repository, vault, secret}].
-    """
-    from regctl.body import read_body
-
-    options = take(server, format, quiet, debug)
-    emit(call(options, "POST", REMOTES, read_body(file)), noun_format(options))
-
-
-@remotes_app.command("delete")
-def remotes_delete(
-    address: Address,
-    server: ServerOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
-) -> None:
-    """Remove a remote registry (its cached content stays)."""
-    call(take(server, None, quiet, debug), "DELETE", f"{REMOTES}/{segment(address)}")
-    say(f"removed remote registry {address}")
+    noun_delete(options, _secret(vault, name), f"deleted secret {name} from {vault}")
