@@ -11,7 +11,7 @@ import typer
 
 from regctl.commands import add_group, noun_format
 from regctl.errors import NotFound, ServerError, Unauthorized, UsageError
-from regctl.options import DebugOption, FormatOption, QuietOption, ServerOption, env, say, take
+from regctl.options import Globals, common_options, env, say
 from regctl.output import Column, emit
 
 if TYPE_CHECKING:
@@ -75,7 +75,9 @@ def _password(password_stdin: bool) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command(rich_help_panel=PANEL)
+    @common_options(server=False, format=False)
     def login(
+        options: Globals,
         url: Annotated[
             str, typer.Argument(metavar="URL", help="The server, e.g. https://reg.example.com.")
         ],
@@ -93,8 +95,6 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--password-stdin", help="Read the password from stdin.")
         ] = False,
         ttl: TtlOption = LOGIN_TTL,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
     ) -> None:
         """Log in: trade a password for a token, store it, make URL's context current.
 
@@ -114,7 +114,6 @@ def register(app: typer.Typer) -> None:
             store_credentials,
         )
 
-        take(None, None, quiet, debug)
         server = normalize_server(url)
         user = username or env("REGCTL_USERNAME")
         if not user:
@@ -144,15 +143,15 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command(rich_help_panel=PANEL)
+    @common_options(server=False, format=False)
     def logout(
+        options: Globals,
         name: Annotated[
             str | None,
             typer.Argument(
                 metavar="NAME", help="The context (default: the current one).", show_default=False
             ),
         ] = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
     ) -> None:
         """Log out: revoke the login's token on the server and forget it here.
 
@@ -161,7 +160,6 @@ def register(app: typer.Typer) -> None:
         """
         from regctl.config import Target
 
-        take(None, None, quiet, debug)
         config = _load()
         context = _context(config, name)
         store = config.store(context)
@@ -177,7 +175,9 @@ def register(app: typer.Typer) -> None:
             say(f"not logged in to {context.name}")
 
     @app.command(rich_help_panel=PANEL)
+    @common_options(format=False)
     def whoami(
+        options: Globals,
         show_token: Annotated[
             bool,
             typer.Option(
@@ -187,9 +187,6 @@ def register(app: typer.Typer) -> None:
                 "credentials are a password).",
             ),
         ] = False,
-        server: ServerOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
     ) -> None:
         """Print who you are (a user name or API client id), like oc whoami.
 
@@ -198,7 +195,6 @@ def register(app: typer.Typer) -> None:
         """
         from regctl.client import Api
 
-        options = take(server, None, quiet, debug)
         target = _logged_in(options.server)
         assert target.credentials is not None
         if show_token and target.credentials.token:
@@ -289,7 +285,9 @@ def _stored(config: Config, context: Context | None) -> Credentials | None:
 
 
 @registry_app.command("login")
+@common_options(format=False)
 def registry_login(
+    options: Globals,
     host: Annotated[
         str | None,
         typer.Argument(
@@ -309,9 +307,6 @@ def registry_login(
         ),
     ] = None,
     ttl: TtlOption = LOGIN_TTL,
-    server: ServerOption = None,
-    quiet: QuietOption = False,
-    debug: DebugOption = False,
 ) -> None:
     """Give docker the login's token, like oc registry login.
 
@@ -331,7 +326,6 @@ def registry_login(
         merge_docker_config,
     )
 
-    options = take(server, None, quiet, debug)
     target = _logged_in(options.server)
     credentials = target.credentials
     assert credentials is not None
@@ -380,11 +374,9 @@ def _context(config: Config, name: str | None) -> Context:
 
 
 @config_app.command("get-contexts")
-def get_contexts(
-    format: FormatOption = None, quiet: QuietOption = False, debug: DebugOption = False
-) -> None:
+@common_options(server=False)
+def get_contexts(options: Globals) -> None:
     """List the contexts; the current one is marked with '*'."""
-    options = take(None, format, quiet, debug)
     config = _load()
     rows: list[dict[str, Any]] = [
         {
@@ -400,16 +392,16 @@ def get_contexts(
 
 
 @config_app.command("current-context")
-def current_context(quiet: QuietOption = False, debug: DebugOption = False) -> None:
+@common_options(server=False, format=False)
+def current_context(options: Globals) -> None:
     """Print the name of the current context."""
-    take(None, None, quiet, debug)
     print(_context(_load(), None).name)
 
 
 @config_app.command("use-context")
-def use_context(name: ContextName, quiet: QuietOption = False, debug: DebugOption = False) -> None:
+@common_options(server=False, format=False)
+def use_context(options: Globals, name: ContextName) -> None:
     """Make NAME the current context."""
-    take(None, None, quiet, debug)
     config = _load()
     context = _context(config, name)
     config.current = context.name
@@ -418,13 +410,11 @@ def use_context(name: ContextName, quiet: QuietOption = False, debug: DebugOptio
 
 
 @config_app.command("delete-context")
-def delete_context(
-    name: ContextName, quiet: QuietOption = False, debug: DebugOption = False
-) -> None:
+@common_options(server=False, format=False)
+def delete_context(options: Globals, name: ContextName) -> None:
     """Remove context NAME and its stored credentials (revoking its login token)."""
     from regctl.config import Target
 
-    take(None, None, quiet, debug)
     config = _load()
     context = _context(config, name)
     store = config.store(context)

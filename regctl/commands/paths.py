@@ -11,16 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from regctl.commands import connect
-from regctl.options import (
-    DebugOption,
-    Format,
-    FormatOption,
-    Globals,
-    QuietOption,
-    ServerOption,
-    say,
-    take,
-)
+from regctl.options import FileOption, Format, Globals, common_options, say
 from regctl.output import emit, names
 from regctl.paths import API, api_path, split_action
 
@@ -35,13 +26,14 @@ WORDS_HELP = (
 )
 
 Words = Annotated[list[str], typer.Argument(metavar="WORD", help=WORDS_HELP, show_default=False)]
-FileOption = Annotated[
-    str | None,
-    typer.Option(
-        "-f",
-        "--file",
-        metavar="FILE",
-        help="Read the body (YAML or JSON) from FILE; '-' or no -f reads stdin.",
+ActionWords = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="WORD",
+        help="WORD... ACTION [--KEY VALUE]...: the path, the action, then its "
+        "parameters. '--KEY=VALUE' works too; a bare '--KEY' is true; '-' as a VALUE "
+        "reads stdin; put '--' before a KEY "
+        "that regctl itself uses (-- --format x).",
         show_default=False,
     ),
 ]
@@ -111,92 +103,56 @@ def _typed(value: Any, schema: Any) -> Any:
     return value
 
 
+def _read(options: Globals, method: str, path: str) -> Any:
+    with connect(options) as api:
+        return api.call(method, path)
+
+
 def register(app: typer.Typer) -> None:
     @app.command(rich_help_panel=PANEL)
-    def create(
-        words: Words,
-        file: FileOption = None,
-        server: ServerOption = None,
-        format: FormatOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
-    ) -> None:
+    @common_options()
+    def create(options: Globals, words: Words, file: FileOption = None) -> None:
         """Create: POST the body to the collection at the path; the name is in the body."""
-        _write(take(server, format, quiet, debug), "POST", words, file, "created")
+        _write(options, "POST", words, file, "created")
 
     @app.command(rich_help_panel=PANEL)
-    def show(
-        words: Words,
-        server: ServerOption = None,
-        format: FormatOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
-    ) -> None:
+    @common_options()
+    def show(options: Globals, words: Words) -> None:
         """Show: GET the path and print the answer whole (YAML by default)."""
-        options = take(server, format, quiet, debug)
-        with connect(options) as api:
-            result = api.call("GET", api_path(words))
-        emit(result, options.format or Format.yaml)
+        emit(_read(options, "GET", api_path(words)), options.format or Format.yaml)
 
     @app.command("list", rich_help_panel=PANEL)
-    def list_(
-        words: Words,
-        server: ServerOption = None,
-        format: FormatOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
-    ) -> None:
+    @common_options()
+    def list_(options: Globals, words: Words) -> None:
         """List: GET the collection at the path and print the names of its items.
 
         A name is the item's 'name' field (else id, address, accessor, digest). 'show'
         prints the whole items.
         """
-        options = take(server, format, quiet, debug)
-        with connect(options) as api:
-            result = api.call("GET", api_path(words))
+        result = _read(options, "GET", api_path(words))
         emit(names(result), options.format or Format.yaml, empty="the list is empty")
 
     @app.command(rich_help_panel=PANEL)
-    def replace(
-        words: Words,
-        file: FileOption = None,
-        server: ServerOption = None,
-        format: FormatOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
-    ) -> None:
+    @common_options()
+    def replace(options: Globals, words: Words, file: FileOption = None) -> None:
         """Replace: PUT the body at the path (creates the object when it is missing)."""
-        _write(take(server, format, quiet, debug), "PUT", words, file, "replaced")
+        _write(options, "PUT", words, file, "replaced")
 
     @app.command(rich_help_panel=PANEL)
-    def merge(
-        words: Words,
-        file: FileOption = None,
-        server: ServerOption = None,
-        format: FormatOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
-    ) -> None:
+    @common_options()
+    def merge(options: Globals, words: Words, file: FileOption = None) -> None:
         """Merge: PATCH the path with the body as a JSON merge patch (RFC 7396).
 
         Scalars and lists are replaced as a whole; null deletes a key.
         """
-        options = take(server, format, quiet, debug)
         _write(options, "PATCH", words, file, "merged into", MERGE_PATCH)
 
     @app.command(rich_help_panel=PANEL)
-    def delete(
-        words: Words,
-        server: ServerOption = None,
-        format: FormatOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
-    ) -> None:
+    @common_options()
+    def delete(options: Globals, words: Words) -> None:
         """Delete: DELETE the path."""
-        options = take(server, format, quiet, debug)
         path = api_path(words)
-        with connect(options) as api:
-            result = api.call("DELETE", path)
+        result = _read(options, "DELETE", path)
         say(f"deleted {API}{path}")
         emit(result, options.format or Format.yaml)
 
@@ -204,23 +160,8 @@ def register(app: typer.Typer) -> None:
         rich_help_panel=PANEL,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )
-    def do(
-        arguments: Annotated[
-            list[str],
-            typer.Argument(
-                metavar="WORD",
-                help="WORD... ACTION [--KEY VALUE]...: the path, the action, then its "
-                "parameters. '--KEY=VALUE' works too; a bare '--KEY' is true; '-' as a VALUE "
-                "reads stdin; put '--' before a KEY "
-                "that regctl itself uses (-- --format x).",
-                show_default=False,
-            ),
-        ],
-        server: ServerOption = None,
-        format: FormatOption = None,
-        quiet: QuietOption = False,
-        debug: DebugOption = False,
-    ) -> None:
+    @common_options()
+    def do(options: Globals, arguments: ActionWords) -> None:
         """Run an action: POST the flags as {KEY: VALUE} to the path's ACTION.
 
         'regctl do strongbox token create-token --policies registry-push --ttl 4h' posts
@@ -229,7 +170,6 @@ def register(app: typer.Typer) -> None:
         list splits on commas (and collects a repeated KEY), a number or boolean is
         converted; anything else stays a string.
         """
-        options = take(server, format, quiet, debug)
         words, flags = split_action(arguments)
         path = api_path(words)
         with connect(options) as api:
