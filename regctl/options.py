@@ -1,4 +1,5 @@
-"""The options every command accepts, before or after the verb (as supctl does).
+"""The options every command accepts, before or after the verb (as supctl does), and
+``common_options``, which gives them to a command; also options several modules share.
 
 The root callback and each command feed what they were given into ``GLOBAL``; a value given
 after the verb wins over one given before it. This module imports nothing heavy: it is

@@ -77,6 +77,16 @@ def noun_delete(options: Globals, path: str, done: str) -> None:
     say(done)
 
 
+def password_from_stdin() -> str:
+    """``--password-stdin``: all of stdin but the line end; empty is a usage error."""
+    from regctl.errors import UsageError
+
+    password = sys.stdin.read().rstrip("\r\n")
+    if not password:
+        raise UsageError("--password-stdin: stdin is empty")
+    return password
+
+
 def principal_ref(text: str) -> str:
     """``alice`` -> ``user:alice``; ``cli-ab12c`` -> ``api-client:cli-ab12c``.
 

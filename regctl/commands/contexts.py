@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from regctl.commands import add_group, noun_format
+from regctl.commands import add_group, noun_format, password_from_stdin
 from regctl.errors import NotFound, ServerError, Unauthorized, UsageError
 from regctl.options import Globals, common_options, env, say
 from regctl.output import Column, emit
@@ -59,10 +59,7 @@ def _ask(prompt: str, secret: bool) -> str:
 
 def _password(password_stdin: bool) -> str:
     if password_stdin:
-        password = sys.stdin.read().rstrip("\r\n")
-        if not password:
-            raise UsageError("--password-stdin: stdin is empty")
-        return password
+        return password_from_stdin()
     from_env = env("REGCTL_PASSWORD")
     if from_env:
         return from_env
@@ -158,15 +155,9 @@ def register(app: typer.Typer) -> None:
         The context itself stays. When the server cannot be reached, the token is still
         forgotten here, and regctl says that it stays valid until it expires.
         """
-        from regctl.config import Target
-
         config = _load()
         context = _context(config, name)
-        store = config.store(context)
-        credentials = store.get(context.name)
-        if credentials is not None and credentials.token_id:
-            _revoke(Target(context.server, credentials, context.name, "stored"))
-        removed = store.delete(context.name)
+        removed = _forget(config, context)
         context.username = None
         config.save()
         if removed:
@@ -273,6 +264,18 @@ def _revoke(target: Target) -> None:
             f"warning: could not revoke token {token_id} on {target.server}: "
             f"{problem_message(response)}"
         )
+
+
+def _forget(config: Config, context: Context) -> bool:
+    """Revoke the context's login token (if it has one) and remove its stored credentials;
+    whether there were any."""
+    from regctl.config import Target
+
+    store = config.store(context)
+    credentials = store.get(context.name)
+    if credentials is not None and credentials.token_id:
+        _revoke(Target(context.server, credentials, context.name, "stored"))
+    return store.delete(context.name)
 
 
 def _stored(config: Config, context: Context | None) -> Credentials | None:
@@ -413,15 +416,9 @@ def use_context(options: Globals, name: ContextName) -> None:
 @common_options(server=False, format=False)
 def delete_context(options: Globals, name: ContextName) -> None:
     """Remove context NAME and its stored credentials (revoking its login token)."""
-    from regctl.config import Target
-
     config = _load()
     context = _context(config, name)
-    store = config.store(context)
-    credentials = store.get(context.name)
-    if credentials is not None and credentials.token_id:
-        _revoke(Target(context.server, credentials, context.name, "stored"))
-    store.delete(context.name)
+    _forget(config, context)
     del config.contexts[context.name]
     if config.current == context.name:
         config.current = None

@@ -17,6 +17,7 @@ from regctl.commands import (
     noun_group,
     noun_list,
     noun_show,
+    password_from_stdin,
 )
 from regctl.errors import UsageError
 from regctl.options import Globals, PoliciesOption, common_options, say
@@ -49,10 +50,7 @@ PasswordStdinOption = Annotated[
 
 def _new_password(password_stdin: bool) -> str:
     if password_stdin:
-        password = sys.stdin.read().rstrip("\r\n")
-        if not password:
-            raise UsageError("--password-stdin: stdin is empty")
-        return password
+        return password_from_stdin()
     if not sys.stdin.isatty():
         raise UsageError("no password: pipe it with --password-stdin or run on a terminal")
     import getpass
