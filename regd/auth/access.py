@@ -55,6 +55,7 @@ class AccessController:
         self._basic_cache: dict[str, tuple[Principal, float]] = {}
         self._basic_checks: dict[str, asyncio.Future[Principal | None]] = {}
         self._jwt_cache: dict[str, tuple[Principal, dict[str, Any], float]] = {}
+        self.grants.generation.on_change(self._basic_cache.clear)
 
     # -- the decision --------------------------------------------------------
 
@@ -87,23 +88,27 @@ class AccessController:
     async def authenticate_basic(self, username: str, secret: str, source: str) -> Principal | None:
         """user:password, cli-xxxxx:secret, or any-name:token. None when wrong (throttled)."""
         key = hashlib.sha256(f"{username}\0{secret}".encode()).hexdigest()
+        # PostgreSQL: drops the cache when any replica changed credentials, tokens or grants.
+        await self.grants.generation.check()
         cached = self._basic_cache.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         # One check per credential at a time: concurrent requests with the same header
         # wait for it instead of each running argon2id (a stampede when the cache expires).
-        pending = self._basic_checks.get(key)
+        # (Not one started before a change to credentials this request must see.)
+        flight = f"{key}:{self.grants.generation.epoch}"
+        pending = self._basic_checks.get(flight)
         if pending is not None:
             return await asyncio.shield(pending)
         check = asyncio.ensure_future(self._check_basic(key, username, secret, source))
-        self._basic_checks[key] = check
+        self._basic_checks[flight] = check
         try:
             return await asyncio.shield(check)
         finally:
             if check.done():
-                self._basic_checks.pop(key, None)
+                self._basic_checks.pop(flight, None)
             else:
-                check.add_done_callback(lambda _done: self._basic_checks.pop(key, None))
+                check.add_done_callback(lambda _done: self._basic_checks.pop(flight, None))
 
     async def _check_basic(
         self, key: str, username: str, secret: str, source: str
@@ -111,6 +116,7 @@ class AccessController:
         delay = self.throttle.delay(source, username)
         if delay:
             await asyncio.sleep(delay)
+        epoch = self.grants.generation.epoch
         checked = await self._check_secret(username, secret)
         if checked is None:
             self.throttle.failed(source, username)
@@ -123,7 +129,8 @@ class AccessController:
         trusted = _BASIC_CACHE_SECONDS
         if expires_at is not None:
             trusted = min(trusted, expires_at - time.time())
-        self._basic_cache[key] = (principal, time.monotonic() + trusted)
+        if epoch == self.grants.generation.epoch:  # no change raced the check: keep it
+            self._basic_cache[key] = (principal, time.monotonic() + trusted)
         return principal
 
     async def _check_secret(

@@ -1,7 +1,8 @@
 """The three doors into grants: policies, role bindings and access rules (plus ownership).
 
 Each is stored here; ``grants_of()`` folds them into the :class:`Grant` list of one
-principal, cached until any of them changes in this process.
+principal, cached until any of them changes in this process — or, on PostgreSQL, in any
+replica (see :mod:`regd.auth.generation`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from regd.auth.capabilities import (
     grant,
     namespace_globs,
 )
+from regd.auth.generation import AuthGeneration, auth_write
 from regd.auth.identities import Identities, IdentityError, normalize_grants
 from regd.auth.principals import Principal
 from regd.db import Database
@@ -71,10 +73,21 @@ class Grants:
         self._identities = identities
         self._cache: dict[str, list[Grant]] = {}
         self._public: list[Grant] | None = None
+        #: Shared with the AccessController, whose credential cache follows it too.
+        self.generation = AuthGeneration(db)
+        self.generation.on_change(self._drop)
 
     def invalidate(self) -> None:
+        self.generation.invalidated()
+        self._drop()
+
+    def _drop(self) -> None:
         self._cache.clear()
         self._public = None
+
+    async def revalidate(self) -> None:
+        """PostgreSQL: drop the cache when another replica changed grants since last seen."""
+        await self.generation.check()
 
     # -- policies ------------------------------------------------------------
 
@@ -102,7 +115,7 @@ class Grants:
         checked = normalize_grants(rules)
         if not checked:
             raise IdentityError(400, "a policy needs at least one rule")
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             if await conn.scalar(sa.select(policies.c.name).where(policies.c.name == name)):
                 raise IdentityError(409, f"policy {name!r} exists")
             await conn.execute(
@@ -116,7 +129,7 @@ class Grants:
     async def delete_policy(self, name: str) -> None:
         if name in BUILTIN_POLICIES:
             raise IdentityError(409, f"{name!r} is a built-in policy")
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(sa.delete(policies).where(policies.c.name == name))
             await conn.execute(sa.delete(policy_bindings).where(policy_bindings.c.policy == name))
         self.invalidate()
@@ -126,7 +139,7 @@ class Grants:
     async def bind_policy(self, policy: str, kind: str, principal_id: str) -> None:
         _check_principal(kind, principal_id)
         await self.policy(policy)
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             await upsert(
                 conn,
                 policy_bindings,
@@ -141,7 +154,7 @@ class Grants:
         self.invalidate()
 
     async def unbind_policy(self, policy: str, kind: str, principal_id: str) -> None:
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(
                 sa.delete(policy_bindings)
                 .where(policy_bindings.c.policy == policy)
@@ -201,7 +214,7 @@ class Grants:
         if not namespace:
             raise IdentityError(400, "a role binding needs a namespace (repository-name prefix)")
         binding = RoleBinding(role, kind, principal_id, namespace)
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             await upsert(
                 conn,
                 role_bindings,
@@ -218,7 +231,7 @@ class Grants:
         return binding
 
     async def unbind_role(self, role: str, kind: str, principal_id: str, namespace: str) -> None:
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(
                 sa.delete(role_bindings)
                 .where(role_bindings.c.role == role)
@@ -255,7 +268,7 @@ class Grants:
         if not isinstance(actions, list) or not actions or not set(actions) <= RULE_ACTIONS:
             raise IdentityError(400, "actions: a non-empty list of pull, push, delete")
         rule = AccessRule(repository, kind, principal_id, sorted(set(actions)))
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             await upsert(
                 conn,
                 access_rules,
@@ -272,7 +285,7 @@ class Grants:
         return rule
 
     async def remove_access_rule(self, repository: str, kind: str, principal_id: str) -> None:
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(
                 sa.delete(access_rules)
                 .where(access_rules.c.repository == repository)
@@ -285,7 +298,7 @@ class Grants:
 
     async def forget_repository(self, repository: str) -> None:
         """A deleted repository's access rules and owner go with it."""
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             await conn.execute(
                 sa.delete(access_rules).where(access_rules.c.repository == repository)
             )
@@ -298,7 +311,7 @@ class Grants:
 
     async def claim_namespace(self, namespace: str, owner: str) -> bool:
         """Record ``owner`` as the creator of ``namespace`` unless someone already is."""
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             if await conn.scalar(
                 sa.select(namespace_owners.c.owner).where(namespace_owners.c.namespace == namespace)
             ):
@@ -321,7 +334,12 @@ class Grants:
     # -- folding -------------------------------------------------------------
 
     async def public_grants(self) -> list[Grant]:
+        await self.revalidate()
+        return await self._public_grants()
+
+    async def _public_grants(self) -> list[Grant]:
         if self._public is None:
+            epoch = self.generation.epoch
             async with self._db.read() as conn:
                 rows = (
                     await conn.execute(
@@ -330,19 +348,25 @@ class Grants:
                         )
                     )
                 ).all()
-            self._public = [grant([PULL], [row.repository for row in rows])] if rows else []
+            found = [grant([PULL], [row.repository for row in rows])] if rows else []
+            if epoch != self.generation.epoch:  # a change raced this read: do not keep it
+                return found
+            self._public = found
         return self._public
 
     async def grants_of(self, principal: Principal) -> list[Grant]:
         """Every grant of a user or API client (public grants included)."""
+        await self.revalidate()
         key = principal.subject
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        found = list(await self.public_grants())
+        epoch = self.generation.epoch
+        found = list(await self._public_grants())
         if not principal.anonymous:
             found += await self._own_grants(principal)
-        self._cache[key] = found
+        if epoch == self.generation.epoch:  # no change raced these reads: keep them
+            self._cache[key] = found
         return found
 
     async def _own_grants(self, principal: Principal) -> list[Grant]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.auth.capabilities import CAPABILITIES, PULL, Grant, grant
+from regd.auth.generation import auth_write
 from regd.auth.principals import Principal
 from regd.auth.secrets import (
     hash_password,
@@ -114,7 +115,14 @@ class Identities:
         generated = None
         if not password:
             generated = password = random_secret(18)
-        await self.create_user("admin", password, admin=True)
+        try:
+            await self.create_user("admin", password, admin=True)
+        except (IdentityError, sa.exc.IntegrityError):
+            # Another replica starting at the same time (PostgreSQL) created it first.
+            async with self._db.read() as conn:
+                if await conn.scalar(sa.select(users.c.name).where(users.c.name == "admin")):
+                    return None
+            raise
         return generated
 
     async def create_user(self, name: str, password: str, admin: bool = False) -> User:
@@ -153,7 +161,7 @@ class Identities:
     async def set_password(self, name: str, password: str) -> None:
         _check_password(password)
         password_hash = await hash_password(password)
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(
                 sa.update(users).where(users.c.name == name).values(password_hash=password_hash)
             )
@@ -163,7 +171,7 @@ class Identities:
     async def delete_user(self, name: str) -> None:
         if name == "admin":
             raise IdentityError(409, "the admin user cannot be deleted")
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(sa.delete(users).where(users.c.name == name))
             if result.rowcount:
                 await _forget_principal(conn, "user", name)
@@ -229,7 +237,7 @@ class Identities:
 
     async def reset_secret(self, client_id: str) -> str:
         secret = random_secret(24)
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(
                 sa.update(api_clients)
                 .where(api_clients.c.id == client_id)
@@ -240,7 +248,7 @@ class Identities:
         return secret
 
     async def delete_api_client(self, client_id: str) -> None:
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(sa.delete(api_clients).where(api_clients.c.id == client_id))
             if result.rowcount:
                 await _forget_principal(conn, "api-client", client_id)

@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 
+from regd.auth.generation import auth_write
 from regd.auth.identities import IdentityError
 from regd.auth.principals import Principal
 from regd.auth.secrets import random_id, random_secret, same_hash, token_hash
@@ -137,7 +138,7 @@ class Tokens:
 
     async def revoke_sessions(self, principal_kind: str, principal_id: str) -> int:
         """Revoke the refresh tokens (login sessions) of a principal, after a credential change."""
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(
                 sa.update(tokens)
                 .where(tokens.c.principal_kind == principal_kind)
@@ -167,7 +168,7 @@ class Tokens:
         return _info(row)
 
     async def revoke(self, accessor: str) -> None:
-        async with self._db.write() as conn:
+        async with auth_write(self._db) as conn:
             result = await conn.execute(
                 sa.update(tokens)
                 .where(tokens.c.id == accessor)

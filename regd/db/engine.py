@@ -25,6 +25,12 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def is_postgresql(self) -> bool:
+        """Possibly shared by several regd replicas: caches must be validated (see
+        docs/operations.md, "Several replicas on PostgreSQL")."""
+        return self.engine.dialect.name == "postgresql"
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as connection:
@@ -49,13 +55,36 @@ def sqlite_url(path: Path) -> str:
 
 
 def connect(url: str) -> Database:
-    """Open ``url`` (``sqlite+aiosqlite:///...`` or ``postgresql+asyncpg://...``)."""
+    """Open ``url`` (``sqlite+aiosqlite:///...`` or ``postgresql+asyncpg://...``).
+
+    PostgreSQL needs the ``postgres`` extra (asyncpg): ``pip install 'regd[postgres]'``.
+    """
+    url = _async_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    elif url.startswith("postgresql+asyncpg"):
+        engine = create_async_engine(
+            url,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            connect_args={"server_settings": {"application_name": "regd"}},
+        )
     else:
-        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        raise ValueError(
+            "unsupported database URL: use sqlite+aiosqlite:///PATH or "
+            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
     return Database(engine)
+
+
+def _async_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean asyncpg (regd is async throughout)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    return url
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
@@ -11,6 +12,9 @@ from sqlalchemy.engine import Connection
 from regd.db.engine import Database
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+#: The PostgreSQL advisory lock held while migrating ("regd" in ASCII): replicas starting
+#: at once migrate one after the other; the later ones find the schema up to date.
+MIGRATION_LOCK = 0x72656764
 
 
 def _config(connection: Connection) -> Config:
@@ -27,4 +31,8 @@ async def upgrade(database: Database, revision: str = "head") -> None:
         command.upgrade(_config(connection), revision)
 
     async with database.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Transaction-scoped: released by the commit (or rollback) below. DDL is
+            # transactional in PostgreSQL, so a failed migration leaves nothing half done.
+            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         await connection.run_sync(_run)

@@ -13,13 +13,26 @@ metadata = sa.MetaData(
     }
 )
 
+
+def _byte_ordered(length: int) -> sa.types.TypeEngine[str]:
+    """A name compared and sorted by code point, as the catalog and tag listings require.
+
+    SQLite compares bytes already; PostgreSQL would use the database's collation.
+    """
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
 #: A repository; created by its first upload, mount or manifest.
 repositories = sa.Table(
     "repositories",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", _byte_ordered(255), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    #: PostgreSQL: bumped by every change to the repository's tags, manifests or blob links
+    #: in the transaction that makes it; replicas trust a cached entry of the repository
+    #: only while the generation it was read at is current (unused with SQLite).
+    sa.Column("generation", sa.BigInteger, nullable=False, server_default="0"),
     # Never reuse the id of a deleted repository: caches are keyed by id.
     sqlite_autoincrement=True,
 )
@@ -96,7 +109,7 @@ tags = sa.Table(
         sa.ForeignKey("repositories.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("name", _byte_ordered(128), primary_key=True),
     sa.Column("digest", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Index("ix_tags_digest", "repository_id", "digest"),
@@ -266,4 +279,15 @@ registry_settings = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.JSON, nullable=True),
+)
+
+# -- replicas --------------------------------------------------------------------------
+
+#: Counters bumped by changes that replicas cache (PostgreSQL; unused with SQLite): ``auth``
+#: by every change to credentials, tokens and grants, in the transaction that makes it.
+generations = sa.Table(
+    "generations",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )

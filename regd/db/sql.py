@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from regd.db.schema import generations
+
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     if conn.dialect.name == "postgresql":
@@ -29,3 +31,30 @@ async def upsert(
     statement = _insert(conn, table).values(**values)
     updates = {column: statement.excluded[column] for column in values if column not in keys}
     await conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+
+
+def is_postgresql(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+#: The ``generations`` row bumped by changes to credentials, tokens and grants.
+AUTH_GENERATION = "auth"
+
+
+async def bump_generation(conn: AsyncConnection, name: str) -> None:
+    """PostgreSQL: tell other replicas (in the caller's transaction) that ``name`` changed.
+
+    A no-op with SQLite: one process owns the database and invalidates its own caches.
+    """
+    if is_postgresql(conn):
+        await conn.execute(
+            sa.update(generations)
+            .where(generations.c.name == name)
+            .values(value=generations.c.value + 1)
+        )
+
+
+async def read_generation(conn: AsyncConnection, name: str) -> int:
+    return int(
+        await conn.scalar(sa.select(generations.c.value).where(generations.c.name == name)) or 0
+    )

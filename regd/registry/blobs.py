@@ -23,11 +23,14 @@ from regd.db.sql import insert_ignore, upsert
 from regd.registry.clock import now
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.names import Digest
-from regd.registry.repositories import Repositories
+from regd.registry.repositories import Repositories, RepositoryRef
 from regd.storage import BlobStore
 
 #: Seconds a cached link is trusted: how long a ``regd gc`` run by another process may take
-#: to be seen here (this process's own unlinks and collections drop entries at once).
+#: to be seen here with SQLite (this process's own unlinks and collections drop entries at
+#: once). With PostgreSQL an entry is also trusted only while its repository's generation
+#: is unchanged, and every unlink (``DELETE``, garbage collection, cache eviction) bumps
+#: it: other replicas and ``regd gc`` are seen at once.
 LINK_CACHE_TTL: Final = 5.0
 
 
@@ -55,19 +58,21 @@ class Blobs:
         self._db = db
         self._store = store
         self._repositories = repositories
-        # Positive cache of (repository id, digest) -> (size, trusted until); dropped on unlink.
-        self._links: dict[tuple[int, str], tuple[int, float]] = {}
+        # Positive cache of (repository id, digest) -> (size, trusted until, repository
+        # generation: None with SQLite); dropped on unlink.
+        self._links: dict[tuple[int, str], tuple[int, float, int | None]] = {}
         self._links_epoch = 0
 
     @property
     def store(self) -> BlobStore:
         return self._store
 
-    async def linked_size(self, repository_id: int, digest: str) -> int | None:
+    async def linked_size(self, ref: RepositoryRef, digest: str) -> int | None:
         """The blob's size when it is visible in the repository."""
+        repository_id = ref.id
         key = (repository_id, digest)
         cached = self._links.get(key)
-        if cached is not None and cached[1] > time.monotonic():
+        if cached is not None and cached[1] > time.monotonic() and cached[2] == ref.generation:
             return cached[0]
         query = (
             sa.select(blobs.c.size)
@@ -81,13 +86,13 @@ class Blobs:
         if size is not None and epoch == self._links_epoch:  # no unlink raced this read
             if len(self._links) > 200_000:
                 self._links.clear()
-            self._links[key] = (size, time.monotonic() + LINK_CACHE_TTL)
+            self._links[key] = (size, time.monotonic() + LINK_CACHE_TTL, ref.generation)
         return size
 
     async def stat(self, name: str, digest: Digest) -> BlobInfo:
         """The blob as visible in ``name``; BLOB_UNKNOWN otherwise."""
-        repository_id = await self._repositories.id_of(name)
-        size = None if repository_id is None else await self.linked_size(repository_id, str(digest))
+        ref = await self._repositories.ref(name)
+        size = None if ref is None else await self.linked_size(ref, str(digest))
         if size is None:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
         return BlobInfo(digest, size, self._store.local_path(digest.algorithm, digest.hex))
@@ -121,10 +126,10 @@ class Blobs:
 
     async def mount(self, name: str, digest: Digest, source: str) -> int | None:
         """Link a blob of ``source`` into ``name``; its size, or None when not mountable."""
-        source_id = await self._repositories.id_of(source)
-        if source_id is None:
+        source_ref = await self._repositories.ref(source)
+        if source_ref is None:
             return None
-        size = await self.linked_size(source_id, str(digest))
+        size = await self.linked_size(source_ref, str(digest))
         if size is None or not await self._store.pin(digest.algorithm, digest.hex):
             return None
         try:
@@ -154,6 +159,7 @@ class Blobs:
                     .returning(repository_blobs.c.repository_id, repository_blobs.c.digest)
                 )
             ).all()
+            await self._repositories.bump(conn, [row.repository_id for row in rows])
         self.forget_links([(row.repository_id, row.digest) for row in rows])
         return [(row.repository_id, row.digest) for row in rows]
 
@@ -177,6 +183,8 @@ class Blobs:
                 .where(repository_blobs.c.repository_id == repository_id)
                 .where(repository_blobs.c.digest == str(digest))
             )
+            if result.rowcount:
+                await self._repositories.bump(conn, [repository_id])
         self._links_epoch += 1
         self._links.pop((repository_id, str(digest)), None)
         if result.rowcount == 0:

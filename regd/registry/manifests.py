@@ -1,4 +1,12 @@
-"""Manifests: store (raw bytes, digest-stable), fetch by tag or digest, delete."""
+"""Manifests: store (raw bytes, digest-stable), fetch by tag or digest, delete.
+
+Hot-path caches: (repository id, digest) -> manifest and (repository id, tag) -> digest,
+invalidated by this process's writes (an epoch keeps a read that raced a write from
+filling them). With PostgreSQL each entry also carries the repository's generation it was
+read at and is used only while that generation is current: a tag moved or deleted, or a
+manifest deleted, by another replica bumps it in the same transaction, so no replica
+serves a stale tag or a deleted manifest (see :mod:`regd.registry.repositories`).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ from regd.registry.clock import now
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifest_format import ParsedManifest, parse_manifest
 from regd.registry.names import Digest
-from regd.registry.repositories import Repositories
+from regd.registry.repositories import Repositories, RepositoryRef
 from regd.registry.tags import Tags
 
 _CACHE_ENTRIES = 4096
@@ -44,8 +52,9 @@ class Manifests:
         self._blobs = blobs
         self._listings = listings  # drops its cached tag listings on every tag change
         # Hot-path caches: (repository id, digest) -> manifest, (repository id, tag) -> digest.
-        self._by_digest: OrderedDict[tuple[int, str], Manifest] = OrderedDict()
-        self._tags: dict[tuple[int, str], str] = {}
+        # Each entry with the repository generation it was read at (None: SQLite).
+        self._by_digest: OrderedDict[tuple[int, str], tuple[Manifest, int | None]] = OrderedDict()
+        self._tags: dict[tuple[int, str], tuple[str, int | None]] = {}
         # Bumped by every tag write: a read that raced a write does not fill the cache.
         self._tags_epoch = 0
         self._manifests_epoch = 0
@@ -54,21 +63,22 @@ class Manifests:
 
     async def get(self, name: str, reference: str | Digest) -> Manifest:
         unknown = RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": str(reference)})
-        repository_id = await self._repositories.id_of(name)
-        if repository_id is None:
+        ref = await self._repositories.ref(name)
+        if ref is None:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": name})
+        repository_id, generation = ref.id, ref.generation
         digest = (
             str(reference)
             if isinstance(reference, Digest)
-            else await self._resolve(repository_id, reference)
+            else await self._resolve(repository_id, reference, generation)
         )
         if digest is None:
             raise unknown
         key = (repository_id, digest)
         cached = self._by_digest.get(key)
-        if cached is not None:
+        if cached is not None and cached[1] == generation:
             self._by_digest.move_to_end(key)
-            return cached
+            return cached[0]
         epoch = self._manifests_epoch
         async with self._db.read() as conn:
             row = (
@@ -83,16 +93,16 @@ class Manifests:
         manifest = Manifest(digest, row.media_type, bytes(row.content))
         if epoch != self._manifests_epoch:  # a delete raced this read: do not cache
             return manifest
-        self._by_digest[key] = manifest
+        self._by_digest[key] = (manifest, generation)
         if len(self._by_digest) > _CACHE_ENTRIES:
             self._by_digest.popitem(last=False)
         return manifest
 
-    async def _resolve(self, repository_id: int, tag: str) -> str | None:
+    async def _resolve(self, repository_id: int, tag: str, generation: int | None) -> str | None:
         key = (repository_id, tag)
-        digest = self._tags.get(key)
-        if digest is not None:
-            return digest
+        cached = self._tags.get(key)
+        if cached is not None and cached[1] == generation:
+            return cached[0]
         epoch = self._tags_epoch
         async with self._db.read() as conn:
             digest = await conn.scalar(
@@ -101,7 +111,7 @@ class Manifests:
                 .where(tags.c.name == tag)
             )
         if digest is not None and epoch == self._tags_epoch:
-            self._tags[key] = digest
+            self._tags[key] = (digest, generation)
         return digest
 
     def forget_repository(self, repository_id: int) -> None:
@@ -137,9 +147,9 @@ class Manifests:
                 )
         else:
             digest = Digest.of(content)
-        repository_id = await self._repositories.id_of(name)
-        if repository_id is not None:
-            await self._check_references(repository_id, parsed)
+        ref = await self._repositories.ref(name)
+        if ref is not None:
+            await self._check_references(ref, parsed)
         elif parsed.blobs or parsed.children:
             missing = (parsed.blobs or parsed.children)[0]
             raise RegistryError(
@@ -161,6 +171,7 @@ class Manifests:
                     },
                     keys=("repository_id", "name"),
                 )
+                await self._repositories.bump(conn, [repository_id])
         self._repositories.remember(name, repository_id)
         if not isinstance(reference, Digest):
             self._forget_tags(repository_id, [reference])
@@ -203,13 +214,15 @@ class Manifests:
                     },
                     keys=("repository_id", "name"),
                 )
+                await self._repositories.bump(conn, [repository_id])
         self._repositories.remember(name, repository_id)
         if tag is not None:
             self._forget_tags(repository_id, [tag])
 
-    async def _check_references(self, repository_id: int, parsed: ParsedManifest) -> None:
+    async def _check_references(self, ref: RepositoryRef, parsed: ParsedManifest) -> None:
+        repository_id = ref.id
         for blob in parsed.blobs:
-            if await self._blobs.linked_size(repository_id, str(blob.digest)) is None:
+            if await self._blobs.linked_size(ref, str(blob.digest)) is None:
                 raise RegistryError(
                     ErrorCode.MANIFEST_BLOB_UNKNOWN, detail={"digest": str(blob.digest)}
                 )
@@ -325,6 +338,8 @@ class Manifests:
                     .where(tags.c.repository_id == repository_id)
                     .where(tags.c.name == reference)
                 )
+            if result.rowcount:
+                await self._repositories.bump(conn, [repository_id])
         self._forget_tags(repository_id, list(removed_tags))
         if isinstance(reference, Digest):
             self._manifests_epoch += 1

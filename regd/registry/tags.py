@@ -10,10 +10,13 @@ microseconds. The cache follows the discipline of the manifest caches:
   answered; so within one process a change is visible to the very next listing.
 - :meth:`Tags.forget` also bumps an epoch: a load that raced a change is answered but not
   cached, and a request that arrives after a change never waits on a load started before.
-- Several regd processes on one database (replicas on PostgreSQL) do not tell each other
-  about changes. Entries therefore expire ``LISTING_TTL`` seconds after they were loaded:
-  another replica's tag push or delete shows up here at most that late. Staleness is
-  bounded, never absent, across replicas; within one process there is none.
+- Several regd processes on one database (replicas on PostgreSQL): every listing reads
+  the repository's row (id and ``generation``, one unique-index lookup, see
+  :mod:`regd.registry.repositories`), and an entry is used only while the generation it
+  was loaded at is current; every tag write or delete bumps it in its own transaction.
+  So another replica's tag push or delete is seen by the very next listing here too.
+- Entries also expire ``LISTING_TTL`` seconds after they were loaded (a bound on memory
+  held by idle repositories' listings, and a second line of defence).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from regd.db import Database
 from regd.db.schema import tags
 from regd.registry.repositories import Repositories
 
-#: Seconds a cached listing is trusted: the bound on what another replica's writes lag by.
+#: Seconds a cached listing is kept.
 LISTING_TTL: Final = 1.0
 #: Repositories with more tags than this are listed from the database, page by page.
 MAX_CACHED_LISTING: Final = 20_000
@@ -51,6 +54,7 @@ class _Listing:
 class _Entry:
     listing: _Listing | None  # None: too many tags to cache
     expires: float
+    generation: int | None  # the repository's generation when loaded (None: SQLite)
 
     @property
     def size(self) -> int:
@@ -65,13 +69,15 @@ class Tags:
         self._cached_names = 0
         # Bumped by every tag change: a load that raced one does not fill the cache.
         self._epoch = 0
-        # Loads in flight, one per repository, with the epoch each started at.
-        self._loading: dict[int, tuple[int, asyncio.Task[_Listing | None]]] = {}
+        # Loads in flight, one per repository, with the epoch and repository generation
+        # each started at.
+        self._loading: dict[int, tuple[int, int | None, asyncio.Task[_Listing | None]]] = {}
 
     async def list(self, name: str, limit: int | None, last: str | None) -> list[str]:
         """Up to ``limit`` tags after ``last``; NAME_UNKNOWN for an unknown repository."""
-        repository_id = await self._repositories.require(name)
-        listing = await self._listing(repository_id)
+        ref = await self._repositories.require_ref(name)
+        repository_id = ref.id
+        listing = await self._listing(repository_id, ref.generation)
         if listing is None:
             return await _select_names(self._db, repository_id, limit, last)
         start = bisect_right(listing.names, last) if last else 0
@@ -79,8 +85,9 @@ class Tags:
 
     async def json_array(self, name: str) -> bytes:
         """Every tag, in order, as a JSON array; NAME_UNKNOWN for an unknown repository."""
-        repository_id = await self._repositories.require(name)
-        listing = await self._listing(repository_id)
+        ref = await self._repositories.require_ref(name)
+        repository_id = ref.id
+        listing = await self._listing(repository_id, ref.generation)
         if listing is None:
             return json.dumps(await _select_names(self._db, repository_id, None, None)).encode()
         return listing.json
@@ -92,35 +99,44 @@ class Tags:
 
     # -- the cache -------------------------------------------------------------
 
-    async def _listing(self, repository_id: int) -> _Listing | None:
-        """The repository's whole listing; None when it has too many tags to hold."""
+    async def _listing(self, repository_id: int, generation: int | None) -> _Listing | None:
+        """The repository's whole listing; None when it has too many tags to hold.
+
+        ``generation``: the repository's, read by this request before (PostgreSQL).
+        """
         entry = self._cache.get(repository_id)
         if entry is not None:
-            if entry.expires > time.monotonic():
+            if entry.expires > time.monotonic() and entry.generation == generation:
                 self._cache.move_to_end(repository_id)
                 return entry.listing
             self._drop(repository_id)
         flight = self._loading.get(repository_id)
-        if flight is None or flight[0] != self._epoch:
+        if flight is None or flight[:2] != (self._epoch, generation):
             # Nothing in flight, or it started before a change this request must see.
-            task = asyncio.create_task(self._load(repository_id, self._epoch))
+            task = asyncio.create_task(self._load(repository_id, self._epoch, generation))
             task.add_done_callback(_consume)
-            flight = self._loading[repository_id] = (self._epoch, task)
+            flight = self._loading[repository_id] = (self._epoch, generation, task)
         # Shielded: a cancelled request does not cancel the load others wait on.
-        return await asyncio.shield(flight[1])
+        return await asyncio.shield(flight[2])
 
     def _drop(self, repository_id: int) -> None:
         entry = self._cache.pop(repository_id, None)
         if entry is not None:
             self._cached_names -= entry.size
 
-    async def _load(self, repository_id: int, epoch: int) -> _Listing | None:
-        """Read a listing; cache it unless a change came after ``epoch`` (the start)."""
+    async def _load(
+        self, repository_id: int, epoch: int, generation: int | None
+    ) -> _Listing | None:
+        """Read a listing; cache it unless a change came after ``epoch`` (the start).
+
+        The names are read after ``generation`` was: they are at least that recent, so
+        keeping them under it never hides a later change (at worst, one more load).
+        """
         try:
             names = await _select_names(self._db, repository_id, MAX_CACHED_LISTING + 1, None)
         finally:
             flight = self._loading.get(repository_id)
-            if flight is not None and flight[1] is asyncio.current_task():
+            if flight is not None and flight[2] is asyncio.current_task():
                 del self._loading[repository_id]
         names.sort()  # the bisect in list() relies on code-point order
         listing = (
@@ -129,7 +145,8 @@ class Tags:
             else _Listing(tuple(names), json.dumps(names).encode())
         )
         if epoch == self._epoch:  # no change raced this load: keep it
-            self._store(repository_id, _Entry(listing, time.monotonic() + LISTING_TTL))
+            entry = _Entry(listing, time.monotonic() + LISTING_TTL, generation)
+            self._store(repository_id, entry)
         return listing
 
     def _store(self, repository_id: int, entry: _Entry) -> None:
