@@ -142,7 +142,8 @@ def test_replicas_started_at_once_migrated_once(
     assert _rows(postgres_cluster, postgres_url, "SELECT version_num FROM alembic_version") == [
         ("0006",)
     ]
-    assert _rows(postgres_cluster, postgres_url, "SELECT name FROM users") == [("admin",)]
+    admins = "SELECT count(*) FROM users WHERE name = 'admin'"
+    assert _rows(postgres_cluster, postgres_url, admins) == [(1,)]
     for server in (a, b):
         with server.client() as admin:
             assert admin.get("/readyz").status_code == 200
