@@ -31,19 +31,15 @@ from regd.db.schema import (
     tokens,
     users,
 )
+from regd.errors import RequestError
 
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 API_CLIENT_ID = re.compile(r"cli-[a-z0-9]{5}")
 MIN_PASSWORD_LENGTH = 8
 
 
-class IdentityError(Exception):
+class IdentityError(RequestError):
     """A request about identities that cannot be done (HTTP layer: 4xx)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,9 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from regd.auth.identities import IdentityError
+from regd.errors import RequestError
 from regd.registry.errors import ErrorCode, RegistryError
-from regd.remotes.config import RemoteError
 from regd.strongbox.crypto import MasterKeyError
-from regd.strongbox.vaults import StrongboxError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _render(request, error)
     except Problem as error:
         return problem(error.status, error.detail, error.headers)
-    except (IdentityError, StrongboxError, RemoteError) as error:
+    except RequestError as error:
         return problem(error.status, error.message)
     except MasterKeyError as error:
         log.error("strongbox: %s", error)

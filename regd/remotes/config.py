@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from regd.db import Database
 from regd.db.schema import registry_settings, remote_registries
+from regd.errors import RequestError
 from regd.registry.names import validate_name
 from regd.strongbox.vaults import StrongboxError, Vaults
 
@@ -31,13 +32,8 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
 }
 
 
-class RemoteError(Exception):
+class RemoteError(RequestError):
     """A remote-registry request that cannot be done (HTTP layer: 4xx)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

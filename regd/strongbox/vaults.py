@@ -14,18 +14,14 @@ import sqlalchemy as sa
 
 from regd.db import Database
 from regd.db.schema import secrets, vaults
+from regd.errors import RequestError
 from regd.strongbox.crypto import MasterKeys, Sealed
 
 NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?")
 
 
-class StrongboxError(Exception):
+class StrongboxError(RequestError):
     """A Strongbox request that cannot be done (HTTP layer: 4xx)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
