@@ -110,7 +110,9 @@ def build_app(settings: Settings) -> web.Application:
         remotes = app[REMOTES] = Remotes(database, vaults)
         upstream = Upstream(vaults)
         cache = CacheCap(registry, remotes)
-        app[PULLTHROUGH] = PullThrough(registry, remotes, upstream, cache)
+        app[PULLTHROUGH] = PullThrough(
+            registry, remotes, upstream, cache, memory=settings.pullthrough_memory
+        )
         tasks = [asyncio.create_task(_sweep_uploads(registry, settings))]
         if settings.gc_interval > 0:
             tasks.append(asyncio.create_task(_collect_garbage(registry, settings)))

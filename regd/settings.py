@@ -34,6 +34,8 @@ class Settings:
     gc_interval: float = 0.0
     access_log: bool = False
     log_level: str = "INFO"
+    #: Bytes of cold pull-through blobs held in memory ahead of the cache writes (all pulls).
+    pullthrough_memory: int = 512 << 20
     #: Seconds SIGTERM waits for requests in flight.
     shutdown_timeout: float = 60.0
     #: The URL clients reach regd at (token realm, Location); empty: from each request.
@@ -66,6 +68,8 @@ def _coerce(name: str, value: Any) -> Any:
         return Path(value).expanduser()
     if kind == "float":
         return float(value)
+    if kind == "int":
+        return int(value)
     if kind == "bool":
         return (
             value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
@@ -80,6 +84,8 @@ def _validate(settings: Settings) -> Settings:
         raise ValueError(f"invalid address {settings.addr!r}: expected HOST:PORT") from None
     if not 0 <= port <= 65535:
         raise ValueError(f"invalid port in {settings.addr!r}")
+    if settings.pullthrough_memory < 0:
+        raise ValueError("pullthrough_memory is a number of bytes, 0 or more")
     return settings
 
 

@@ -12,11 +12,16 @@ fsync happens after that: a client does not wait for the disk.
 
 Memory stays bounded: a chunk leaves memory once hashed, staged and ``WINDOW`` chunks
 behind the newest; a client that falls further behind reads the staging file (or the
-committed blob). Bytes received but not yet hashed and staged are counted against one
-:class:`MemoryBudget` shared by all fetches: a single cold pull may run ahead of the disk
-by the whole budget (the disk is what makes cold pulls slow: page-cache writes here are
-slower than the network), and while the budget is spent each fetch may still run
-``FLOOR`` bytes ahead, then reading from its upstream waits for its own disk writes.
+committed blob). Bytes received but not yet hashed and staged count against one
+:class:`MemoryBudget` shared by all fetches (setting ``pullthrough_memory``):
+
+- staging waits until the upstream body is in, or the budget is half used: on a busy
+  machine the cache write competes with the clients for CPU, and writing fresh page cache
+  is the slowest part of a cold pull (measured in docs/performance.md);
+- reading from the upstream waits while the budget is spent and this fetch is ``FLOOR``
+  bytes ahead of its staging; every fetch may always run ``FLOOR`` ahead, so none starves.
+
+All fetches share one condition: a change in one (budget freed) may let another go on.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ CHUNK: Final = 1 << 20
 WINDOW: Final = 16
 #: Bytes received and not yet hashed and staged, across all fetches, before fetches slow
 #: down to their disk's pace.
-MEMORY_BUDGET: Final = 256 * CHUNK
+MEMORY_BUDGET: Final = 512 * CHUNK
 #: How far every fetch may run ahead of its disk writes, whatever the budget.
 FLOOR: Final = 16 * CHUNK
 
@@ -51,6 +56,8 @@ class MemoryBudget:
     def __init__(self, limit: int = MEMORY_BUDGET) -> None:
         self.limit = limit
         self.used = 0
+        #: Shared by every fetch: a change in one may let another go on.
+        self.changed = asyncio.Condition()
 
 
 class FetchFailed(ConnectionAbortedError):
@@ -90,7 +97,7 @@ class BlobFetch:
         self._upstream_done = False
         self._verified = False
         self._failed: str | None = None
-        self._changed = asyncio.Condition()
+        self._changed = budget.changed
         #: Set when the fetch is over: blob committed and linked, or failed.
         self.done = asyncio.Event()
 
@@ -127,8 +134,10 @@ class BlobFetch:
                 return False
             return True
         finally:
-            self._budget.used -= self._received - self._settled
-            self._settled = self._received
+            async with self._changed:
+                self._budget.used -= self._received - self._settled
+                self._settled = self._received
+                self._changed.notify_all()
             self.done.set()
 
     async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -192,7 +201,13 @@ class BlobFetch:
         if hasher.hexdigest() != self.digest.hex:
             raise FetchFailed(f"upstream blob {self.digest} does not match its digest")
 
+    def _may_stage(self) -> bool:
+        budget = self._budget
+        return self._failed is not None or self._upstream_done or budget.used >= budget.limit // 2
+
     async def _stage(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(self._may_stage)
         writer = await self._store.open_upload(self.upload_id)
         try:
             while (chunk := await self._next_chunk(self._staged)) is not None:

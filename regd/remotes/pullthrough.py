@@ -27,7 +27,7 @@ from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifest
 from regd.registry.names import Digest
-from regd.remotes.blobfetch import BlobFetch, MemoryBudget
+from regd.remotes.blobfetch import MEMORY_BUDGET, BlobFetch, MemoryBudget
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes, Target
 from regd.remotes.upstream import MANIFEST_ACCEPT, Upstream, UpstreamError
@@ -54,7 +54,12 @@ def _upstream_failure(error: UpstreamError) -> RegistryError:
 
 class PullThrough:
     def __init__(
-        self, registry: Registry, remotes: Remotes, upstream: Upstream, cache: CacheCap
+        self,
+        registry: Registry,
+        remotes: Remotes,
+        upstream: Upstream,
+        cache: CacheCap,
+        memory: int = MEMORY_BUDGET,
     ) -> None:
         self._registry = registry
         self._remotes = remotes
@@ -63,7 +68,7 @@ class PullThrough:
         #: Blob fetches under way, by digest: started (connecting) or downloading.
         self._fetches: dict[str, asyncio.Task[BlobFetch]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._memory = MemoryBudget()
+        self._memory = MemoryBudget(memory)
         #: Manifest fetches and tag revalidations under way, by (repository, reference).
         self._manifest_fetches: dict[tuple[str, str], asyncio.Task[CachedManifest]] = {}
 

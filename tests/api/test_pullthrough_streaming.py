@@ -183,3 +183,50 @@ def test_a_stale_tag_is_checked_with_a_head_and_fetched_only_when_it_moved(
             assert rounds() == Counter({("GET", 200): 2, ("HEAD", 200): 2})
         finally:
             assert http.put("/api/v1/image-registry/settings", json=before).is_success
+
+
+def test_no_memory_budget_still_serves_concurrent_cold_pulls(
+    setup: Setup, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``pullthrough_memory`` 0: every fetch runs at most FLOOR ahead of its disk writes,
+    staging starts at once; three clients of one 40 MiB blob and a second blob at the
+    same time all get their bytes (no fetch waits forever on another's budget)."""
+    mirror = start_regd(
+        tmp_path_factory.mktemp("lean-mirror"), env={"REGD_PULLTHROUGH_MEMORY": "0"}
+    )
+    try:
+        with mirror.client() as http:
+            assert http.post("/api/v1/strongbox/vaults", json={"name": "up"}).status_code == 201
+            secret = {"name": "admin", "data": {"username": "admin", "password": ADMIN_PASSWORD}}
+            assert http.post("/api/v1/strongbox/vaults/up/secrets", json=secret).is_success
+            remote = http.post(
+                "/api/v1/image-registry/remote-registries",
+                json={
+                    "address": setup.upstream.host,
+                    "override-address": setup.proxy.url,
+                    "credentials": [{"repository": "*", "vault": "up", "secret": "admin"}],
+                },
+            )
+            assert remote.status_code == 201, remote.text
+        blobs = [random.Random(f"lean-{n}").randbytes(40 << 20) for n in range(2)]
+        with setup.upstream.client() as up:
+            digests = [push_blob(up, "team/lean", blob) for blob in blobs]
+        results: list[str | BaseException] = []
+
+        def pull(digest: str) -> None:
+            try:
+                with mirror.client() as http:
+                    path = f"/v2/{remote.json()['name']}/team/lean/blobs/{digest}"
+                    results.append(digest_of(http.get(path).content))
+            except BaseException as error:  # reported below
+                results.append(error)
+
+        threads = [threading.Thread(target=pull, args=(d,)) for d in [*digests, digests[0]] * 2]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert sorted(map(str, results)) == sorted([*digests, digests[0]] * 2)
+    finally:
+        assert mirror.stop() == 0, mirror.log
+    assert "Traceback" not in mirror.log, mirror.log
