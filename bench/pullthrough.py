@@ -168,6 +168,8 @@ def main() -> None:
                         reference = f"{regd.host}/{alias}/{name}:1.0"
                         times.append(skopeo_seconds(Path(work), reference, user))
                         warm_s.append(skopeo_seconds(Path(work), reference, user))
+            status = Path(f"/proc/{regd.process.pid}/status").read_text()
+            peak = next(line for line in status.splitlines() if line.startswith("VmHWM"))
         finally:
             regd.stop()
             upstream.stop()
@@ -182,6 +184,7 @@ def main() -> None:
         f"\n20 concurrent cold pulls of another {mib} MiB blob: {elapsed:.2f} s, "
         f"{20 * mib / elapsed:,.0f} MiB/s delivered, upstream GETs of that blob: {len(gets)}"
     )
+    print(f"\nregd's peak RSS over the whole run: {int(peak.split()[1]) >> 10} MiB")
     direct_image, cold_image = statistics.median(direct_s), statistics.median(cold_s)
     warm_image = statistics.median(warm_s)
     print(
