@@ -20,6 +20,7 @@ from regctl.commands import (
     add_group,
     api_clients,
     contexts,
+    login,
     nouns,
     paths,
     remote_registries,
@@ -138,7 +139,8 @@ api_clients.register()
 access.register(nouns.repositories)
 strongbox.register()
 remote_registries.register()
-contexts.register(app)
+login.register(app)
+contexts.register()
 
 
 @app.command(rich_help_panel="Other")
