@@ -19,10 +19,13 @@ from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
 from regd.http import api, health, oci, token
+from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
 from regd.http.keys import ACCESS, PULLTHROUGH, REGISTRY, REMOTES, SETTINGS, STRONGBOX
 from regd.http.oci.access import access_middleware
+from regd.metrics import Metrics
+from regd.metrics import create as create_metrics
 from regd.registry import Registry
 from regd.registry.gc import GarbageCollector
 from regd.remotes.cache import CacheCap
@@ -84,22 +87,31 @@ async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
         await asyncio.sleep(settings.upload_sweep_interval)
 
 
-async def _collect_garbage(registry: Registry, settings: Settings) -> None:
+async def _collect_garbage(registry: Registry, settings: Settings, metrics: Metrics) -> None:
     collector = GarbageCollector(registry.db, registry.store, registry.blobs)
     while True:
         await asyncio.sleep(settings.gc_interval)
         try:
-            await collector.collect(settings.gc_grace)
+            report = await collector.collect(settings.gc_grace)
         except Exception:
             log.exception("garbage collection failed")
+        else:
+            metrics.gc_report(report.links, report.blobs, report.bytes)
 
 
 def build_app(settings: Settings) -> web.Application:
+    metrics = create_metrics()  # per application: apps in one process share nothing
     app = web.Application(
-        middlewares=[error_middleware, access_middleware, api_auth_middleware],
+        middlewares=[
+            metrics_http.middleware(metrics),
+            error_middleware,
+            access_middleware,
+            api_auth_middleware,
+        ],
         client_max_size=1 << 30,
     )
     app[SETTINGS] = settings
+    app[metrics_http.METRICS] = metrics
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         database = await open_database(settings)
@@ -108,14 +120,15 @@ def build_app(settings: Settings) -> web.Application:
         app[ACCESS] = await open_access(database, settings)
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
         remotes = app[REMOTES] = Remotes(database, vaults)
-        upstream = Upstream(vaults)
+        upstream = Upstream(vaults, metrics)
         cache = CacheCap(registry, remotes)
-        app[PULLTHROUGH] = PullThrough(
-            registry, remotes, upstream, cache, memory=settings.pullthrough_memory
+        pullthrough = app[PULLTHROUGH] = PullThrough(
+            registry, remotes, upstream, cache, memory=settings.pullthrough_memory, metrics=metrics
         )
+        metrics.measure_pullthrough_memory(pullthrough.memory_in_use)
         tasks = [asyncio.create_task(_sweep_uploads(registry, settings))]
         if settings.gc_interval > 0:
-            tasks.append(asyncio.create_task(_collect_garbage(registry, settings)))
+            tasks.append(asyncio.create_task(_collect_garbage(registry, settings, metrics)))
         yield
         await upstream.close()
         for task in tasks:
@@ -131,4 +144,5 @@ def build_app(settings: Settings) -> web.Application:
     oci.add_routes(app)
     token.add_routes(app)
     api.add_routes(app)
+    metrics_http.add_routes(app)
     return app

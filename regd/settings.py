@@ -33,6 +33,8 @@ class Settings:
     #: Seconds between garbage collections in ``regd serve``; 0: none (run ``regd gc``).
     gc_interval: float = 0.0
     access_log: bool = False
+    #: Let anyone scrape ``/metrics`` (default: registry admins only).
+    metrics_public: bool = False
     log_level: str = "INFO"
     #: Bytes of cold pull-through blobs held in memory ahead of the cache writes (all pulls).
     pullthrough_memory: int = 512 << 20

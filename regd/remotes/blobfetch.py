@@ -101,6 +101,11 @@ class BlobFetch:
         #: Set when the fetch is over: blob committed and linked, or failed.
         self.done = asyncio.Event()
 
+    @property
+    def received(self) -> int:
+        """Bytes received from the upstream so far."""
+        return self._received
+
     # -- driving -------------------------------------------------------------
 
     async def run(

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from regd.metrics import Metrics
 from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifest
@@ -41,6 +42,8 @@ class CachedManifest:
     manifest: Manifest
     #: Set when served from cache because the upstream failed.
     stale_reason: str | None = None
+    #: For /metrics: ``hit`` (the cache answered), ``miss`` (the upstream did), ``stale``.
+    result: str = "hit"
 
 
 def _upstream_failure(error: UpstreamError) -> RegistryError:
@@ -60,8 +63,10 @@ class PullThrough:
         upstream: Upstream,
         cache: CacheCap,
         memory: int = MEMORY_BUDGET,
+        metrics: Metrics | None = None,
     ) -> None:
         self._registry = registry
+        self._metrics = metrics
         self._remotes = remotes
         self._upstream = upstream
         self.cache = cache
@@ -71,6 +76,19 @@ class PullThrough:
         self._memory = MemoryBudget(memory)
         #: Manifest fetches and tag revalidations under way, by (repository, reference).
         self._manifest_fetches: dict[tuple[str, str], asyncio.Task[CachedManifest]] = {}
+
+    def memory_in_use(self) -> int:
+        """Bytes of cold blobs in memory ahead of the cache writes (read by /metrics)."""
+        return self._memory.used
+
+    def _count(self, kind: str, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.pullthrough(kind, result)
+
+    def served_cached_blob(self, cache_name: str, digest: Digest) -> None:
+        """A blob answered from the cache: a hit, and a read noted for eviction."""
+        self._count("blob", "hit")
+        self.cache.touch(cache_name, digest)
 
     async def target(self, name: str) -> Target | None:
         """The upstream of a name: a remote's prefix, or the default remote for unknown names."""
@@ -88,14 +106,24 @@ class PullThrough:
         manifests = self._registry.manifests
         if isinstance(reference, Digest):
             try:
-                return CachedManifest(await manifests.get(target.cache_name, reference))
+                found = CachedManifest(await manifests.get(target.cache_name, reference))
             except RegistryError:
+                self._count("manifest", "miss")
                 return await self._shared(target, reference, self._fetch_by_digest)
+            self._count("manifest", "hit")
+            return found
         state = await manifests.tag_state(target.cache_name, reference)
         ttl = (await self._remotes.settings()).get("tag-ttl") or 0
         if state is not None and time.time() - state[1] < ttl:
+            self._count("manifest", "hit")
             return CachedManifest(await manifests.get(target.cache_name, reference))
-        return await self._shared(target, reference, partial(self._revalidate, state=state))
+        try:
+            found = await self._shared(target, reference, partial(self._revalidate, state=state))
+        except Exception:
+            self._count("manifest", "miss")
+            raise
+        self._count("manifest", found.result)
+        return found
 
     async def _shared(
         self,
@@ -121,7 +149,7 @@ class PullThrough:
 
     async def _fetch_by_digest(self, target: Target, digest: Digest) -> CachedManifest:
         try:
-            return CachedManifest(await self._fetch_manifest(target, digest, None))
+            return CachedManifest(await self._fetch_manifest(target, digest, None), result="miss")
         except UpstreamError as error:
             raise _upstream_failure(error) from None
 
@@ -141,7 +169,7 @@ class PullThrough:
                     target.cache_name, cached.content, cached.media_type, digest, tag
                 )
                 return CachedManifest(cached)
-            return CachedManifest(await self._fetch_manifest(target, tag, tag))
+            return CachedManifest(await self._fetch_manifest(target, tag, tag), result="miss")
         except UpstreamError as error:
             if state is None or not error.retryable:
                 if error.status == 404:
@@ -149,7 +177,7 @@ class PullThrough:
                 raise _upstream_failure(error) from None
             log.warning("serving cached %s:%s: %s", target.cache_name, tag, error)
             cached = await manifests.get(target.cache_name, Digest.parse(state[0]))
-            return CachedManifest(cached, stale_reason=str(error))
+            return CachedManifest(cached, stale_reason=str(error), result="stale")
 
     async def _head_digest(self, target: Target, reference: str) -> str | None:
         response = await self._upstream.get(
@@ -180,6 +208,7 @@ class PullThrough:
             raise
         async with response:
             content = await response.read()
+            self._fetched(target, len(content))
             media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
             claimed = response.headers.get("Docker-Content-Digest")
         algorithm = reference.algorithm if isinstance(reference, Digest) else "sha256"
@@ -198,10 +227,15 @@ class PullThrough:
         )
         return Manifest(str(digest), media_type, content)
 
+    def _fetched(self, target: Target, size: int) -> None:
+        if self._metrics is not None:
+            self._metrics.upstream_bytes.labels(target.remote.name).inc(size)
+
     # -- blobs ---------------------------------------------------------------
 
     async def blob_size(self, target: Target, digest: Digest) -> int:
         """HEAD through to the upstream for a blob not cached yet."""
+        self._count("blob", "miss")
         try:
             response = await self._upstream.get(
                 target.remote,
@@ -222,6 +256,7 @@ class PullThrough:
 
     async def open_blob(self, target: Target, digest: Digest) -> tuple[int, AsyncIterator[bytes]]:
         """The blob's size and its bytes, fetched once however many clients ask at a time."""
+        self._count("blob", "miss")
         key = str(digest)
         starting = self._fetches.get(key)
         if starting is None:
@@ -278,6 +313,7 @@ class PullThrough:
             await fetch.run(response, cached)
         finally:
             self._fetches.pop(str(fetch.digest), None)
+            self._fetched(target, fetch.received)
 
     async def _follow(self, fetch: BlobFetch, cache_name: str) -> AsyncIterator[bytes]:
         """The fetch's bytes; then, once it is cached, the blob is linked here too.

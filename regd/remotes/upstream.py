@@ -16,6 +16,7 @@ from typing import Final
 
 import aiohttp
 
+from regd.metrics import Metrics
 from regd.remotes.config import Credential, RemoteRegistry
 from regd.strongbox.vaults import StrongboxError, Vaults
 
@@ -60,8 +61,9 @@ class _Secret:
 
 
 class Upstream:
-    def __init__(self, vaults: Vaults) -> None:
+    def __init__(self, vaults: Vaults, metrics: Metrics | None = None) -> None:
         self._vaults = vaults
+        self._metrics = metrics
         self._session: aiohttp.ClientSession | None = None
         self._ssl: dict[str, ssl.SSLContext] = {}
         self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
@@ -144,7 +146,7 @@ class Upstream:
     ) -> aiohttp.ClientResponse:
         self.requests += 1
         try:
-            return await self._client().request(
+            response = await self._client().request(
                 method,
                 remote.base_url + path,
                 headers=headers,
@@ -152,9 +154,16 @@ class Upstream:
                 allow_redirects=True,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            self._answered(remote, None)
             raise UpstreamError(
                 f"{remote.address} is unreachable: {type(error).__name__}"
             ) from None
+        self._answered(remote, response.status)
+        return response
+
+    def _answered(self, remote: RemoteRegistry, status: int | None) -> None:
+        if self._metrics is not None:
+            self._metrics.upstream_answered(remote.name, status)
 
     async def _authorize(
         self,
@@ -184,10 +193,13 @@ class Upstream:
             query["service"] = params["service"]
         token_headers = {"Authorization": basic} if basic else {}
         self.requests += 1
+        answered = False
         try:
             async with self._client().get(
                 realm, params=query, headers=token_headers, ssl=self._ssl_for(remote)
             ) as response:
+                answered = True
+                self._answered(remote, response.status)
                 if response.status in (401, 403):
                     raise UpstreamError(
                         f"{remote.address} refused the configured credentials", response.status
@@ -199,6 +211,8 @@ class Upstream:
                     )
                 body = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            if not answered:
+                self._answered(remote, None)
             raise UpstreamError(
                 f"{remote.address} token service failed: {type(error).__name__}"
             ) from None

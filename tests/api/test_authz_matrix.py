@@ -506,6 +506,10 @@ ROWS: tuple[Row, ...] = (
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _CACHE,
            fixed("GET", _CACHE), 200),
 
+    # Prometheus metrics: registry admins only (unless metrics_public), answered as /api/v1/
+    Row("GET /metrics", fixed("GET", "/metrics"), 200,
+           "401  401  403  403  403  403  401  401  ok", route=("GET", "/metrics")),
+
     # the OpenAPI document is public, whatever credentials come with the request
     Row("GET /api/v1/openapi.json", fixed("GET", "/api/v1/openapi.json"), 200,
            "ok   ok   ok   ok   ok   ok   ok   ok   ok"),
@@ -624,7 +628,7 @@ def _check_token(row: Row, response: httpx.Response, expected: str, actor: Actor
 
 
 def _check(row: Row, call: Call, response: httpx.Response, expected: str) -> None:
-    on_api = call.path.startswith("/api/")
+    on_api = call.path.startswith(("/api/", "/metrics"))
     if expected == "ok":
         assert response.status_code == row.ok, f"{response.status_code} {response.text}"
     elif expected == "401":
@@ -685,7 +689,7 @@ def test_every_api_v1_route_has_a_row() -> None:
 
 def _spec_route(method: str, path: str) -> bool:
     """A /v2/ or /token route; HEAD only where the spec has one (aiohttp adds one per GET)."""
-    if not path.startswith(("/v2", "/token")):
+    if not path.startswith(("/v2", "/token", "/metrics")):
         return False
     blob = "/blobs/" in path and "/uploads" not in path
     return method != "HEAD" or "/manifests/" in path or blob

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from regd.http.keys import PULLTHROUGH
+from regd.http.metrics import METRICS, CountedFileResponse
 from regd.http.oci.common import name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.mediatypes import OCTET_STREAM
@@ -45,7 +46,7 @@ async def head(request: web.Request) -> web.Response:
         size = await request.app[PULLTHROUGH].blob_size(target, digest)
     else:
         if target is not None:
-            request.app[PULLTHROUGH].cache.touch(local, digest)
+            request.app[PULLTHROUGH].served_cached_blob(local, digest)
     headers = _headers(digest)
     headers["Content-Length"] = str(size)
     return web.Response(status=200, headers=headers)
@@ -67,13 +68,14 @@ async def get(request: web.Request) -> web.StreamResponse:
         size, chunks = await request.app[PULLTHROUGH].open_blob(target, digest)
         return await _stream(request, digest, size, chunks)
     if target is not None:
-        request.app[PULLTHROUGH].cache.touch(local, digest)
+        request.app[PULLTHROUGH].served_cached_blob(local, digest)
     if blob.path is None:
         return await _stream(
             request, digest, blob.size, reg.store.read(digest.algorithm, digest.hex)
         )
-    # FileResponse uses sendfile and implements Range, 206, Content-Range and 416.
-    return web.FileResponse(blob.path, chunk_size=_SENDFILE_CHUNK, headers=_headers(digest))
+    # FileResponse uses sendfile and implements Range, 206, Content-Range and 416; this one
+    # counts the bytes it sends.
+    return CountedFileResponse(blob.path, chunk_size=_SENDFILE_CHUNK, headers=_headers(digest))
 
 
 async def _stream(
@@ -83,9 +85,11 @@ async def _stream(
     response = web.StreamResponse(headers=_headers(digest))
     response.content_length = size
     await response.prepare(request)
+    sent = 0
     try:
         async for chunk in chunks:
             await response.write(chunk)
+            sent += len(chunk)
     except Exception as error:
         # The status line is out: no error response may follow (the client would read its
         # first bytes as the end of this body). Cutting the connection leaves the body short.
@@ -94,6 +98,8 @@ async def _stream(
             log.warning("GET %s: body cut short: %s", request.path, error)
             transport.close()
         return response
+    finally:
+        request.app[METRICS].blob_bytes_sent.inc(sent)
     await response.write_eof()
     return response
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import PULL
 from regd.http.keys import ACCESS, principal
+from regd.http.metrics import METRICS
 from regd.http.oci.common import body_chunks, digest_param, name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.names import Digest, validate_name
@@ -23,6 +25,17 @@ def _upload_headers(name: str, upload_id: str, size: int) -> dict[str, str]:
         "Docker-Upload-UUID": upload_id,
         "Content-Length": "0",
     }
+
+
+async def _counted(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body (``body_chunks``), its size added to the metrics once it ends."""
+    received = 0
+    try:
+        async for chunk in body_chunks(request):
+            received += len(chunk)
+            yield chunk
+    finally:
+        request.app[METRICS].upload_bytes_received.inc(received)
 
 
 def _created(name: str, digest: Digest) -> web.Response:
@@ -53,7 +66,7 @@ async def start(request: web.Request) -> web.Response:
         # Not mountable: fall back to a new session, as the spec says.
     elif "digest" in query:
         digest = digest_param(query["digest"])
-        await reg.uploads.upload(name, digest, body_chunks(request))
+        await reg.uploads.upload(name, digest, _counted(request))
         return _created(name, digest)
     upload_id = await reg.uploads.start(name)
     return web.Response(status=202, headers=_upload_headers(name, upload_id, 0))
@@ -83,7 +96,7 @@ async def patch(request: web.Request) -> web.Response:
     name = name_of(request)
     upload_id = request.match_info["uuid"]
     size = await registry(request).uploads.append(
-        name, upload_id, body_chunks(request), _range_start(request)
+        name, upload_id, _counted(request), _range_start(request)
     )
     return web.Response(status=202, headers=_upload_headers(name, upload_id, size))
 
@@ -97,7 +110,7 @@ async def finish(request: web.Request) -> web.Response:
         request.content_length not in (None, 0)
         or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
     )
-    body = body_chunks(request) if has_body else None
+    body = _counted(request) if has_body else None
     await registry(request).uploads.finish(name, upload_id, digest, body)
     return _created(name, digest)
 
