@@ -18,10 +18,8 @@ from aiohttp.web_urldispatcher import AbstractResource
 from prometheus_client import generate_latest
 from prometheus_client.metrics import Counter, Histogram
 
-from regd.http.api.auth import require_admin
-from regd.http.authn import BadCredentials, authenticate
-from regd.http.errors import Problem
-from regd.http.keys import PRINCIPAL, SETTINGS
+from regd.http.api.auth import authenticate_api, require_admin
+from regd.http.keys import SETTINGS
 from regd.metrics import Metrics
 
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
@@ -29,7 +27,6 @@ PATH: Final = "/metrics"
 #: The classic text format (what every Prometheus parses; our names need no escaping).
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
-_CHALLENGE: Final = {"WWW-Authenticate": 'Basic realm="regd", Bearer realm="regd"'}
 _METHODS: Final = frozenset({"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"})
 #: /v2/ route kinds, by a piece of the route's pattern (first match wins).
 _KINDS: Final = (
@@ -165,15 +162,7 @@ def middleware(metrics: Metrics) -> Middleware:
 
 async def _require_admin(request: web.Request) -> None:
     """The same authentication as /api/v1/, then ``authorize()`` on the registry."""
-    try:
-        credentials = await authenticate(request)
-    except BadCredentials as error:
-        raise Problem(401, str(error), _CHALLENGE) from None
-    if credentials.principal.anonymous:
-        raise Problem(401, "authentication required", _CHALLENGE)
-    if credentials.scheme == "bearer-jwt" and (credentials.claims or {}).get("access"):
-        raise Problem(401, "a registry token scoped to repositories is for /v2/ only", _CHALLENGE)
-    request[PRINCIPAL] = credentials.principal
+    await authenticate_api(request)
     await require_admin(request)
 
 

@@ -20,6 +20,13 @@ _CHALLENGE = {"WWW-Authenticate": 'Basic realm="regd", Bearer realm="regd"'}
 async def api_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith("/api/") or request.path == openapi.PATH:
         return await handler(request)
+    await authenticate_api(request)
+    return await handler(request)
+
+
+async def authenticate_api(request: web.Request) -> Principal:
+    """The caller of a management endpoint (/api/, /metrics), set on the request; 401
+    problem+json for no, bad or /v2/-only credentials."""
     try:
         credentials = await authenticate(request)
     except BadCredentials as error:
@@ -37,7 +44,7 @@ async def api_auth_middleware(request: web.Request, handler: Handler) -> web.Str
             _CHALLENGE,
         )
     request[PRINCIPAL] = credentials.principal
-    return await handler(request)
+    return credentials.principal
 
 
 async def require(request: web.Request, resource: Resource, action: str) -> Principal:
