@@ -236,12 +236,20 @@ class PullThrough:
     async def blob_size(self, target: Target, digest: Digest) -> int:
         """HEAD through to the upstream for a blob not cached yet."""
         self._count("blob", "miss")
+        response, size = await self._blob_response(target, digest, "HEAD")
+        response.release()
+        return size
+
+    async def _blob_response(
+        self, target: Target, digest: Digest, method: str = "GET"
+    ) -> tuple[aiohttp.ClientResponse, int]:
+        """The upstream's answer for a blob and the blob's size; an OCI error otherwise."""
         try:
             response = await self._upstream.get(
                 target.remote,
                 target.upstream_path,
                 f"/v2/{target.upstream_path}/blobs/{digest}",
-                method="HEAD",
+                method=method,
             )
         except UpstreamError as error:
             if error.status == 404:
@@ -249,10 +257,10 @@ class PullThrough:
                     ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)}
                 ) from None
             raise _upstream_failure(error) from None
-        response.release()
         if response.content_length is None:
+            response.release()
             raise RegistryError(ErrorCode.UNAVAILABLE, "upstream sent no blob size")
-        return response.content_length
+        return response, response.content_length
 
     async def open_blob(self, target: Target, digest: Digest) -> tuple[int, AsyncIterator[bytes]]:
         """The blob's size and its bytes, fetched once however many clients ask at a time."""
@@ -275,22 +283,9 @@ class PullThrough:
             del self._fetches[key]
 
     async def _start_fetch(self, target: Target, digest: Digest) -> BlobFetch:
-        try:
-            response = await self._upstream.get(
-                target.remote, target.upstream_path, f"/v2/{target.upstream_path}/blobs/{digest}"
-            )
-        except UpstreamError as error:
-            if error.status == 404:
-                raise RegistryError(
-                    ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)}
-                ) from None
-            raise _upstream_failure(error) from None
-        if response.content_length is None:
-            response.release()
-            raise RegistryError(ErrorCode.UNAVAILABLE, "upstream sent no blob size")
+        response, size = await self._blob_response(target, digest)
         store = self._registry.store
-        upload_id = f"pull-{uuid.uuid4()}"
-        fetch = BlobFetch(store, digest, response.content_length, upload_id, self._memory)
+        fetch = BlobFetch(store, digest, size, f"pull-{uuid.uuid4()}", self._memory)
         try:
             await store.create_upload(fetch.upload_id)
         except BaseException:
