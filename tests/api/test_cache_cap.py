@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support.oci import blob_path, push_blob, wait_until
-from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.server import RegdProcess, add_regd_remote, start_regd
 
 _LOGGED = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
 _SYNC = "regd-test-sync"
@@ -37,23 +37,7 @@ def mirror(tmp_path: Path, upstream: RegdProcess) -> Iterator[Mirror]:
     server = start_regd(tmp_path / "mirror")
     try:
         with server.client() as http:
-            vault = http.post("/api/v1/strongbox/vaults", json={"name": "up"})
-            assert vault.status_code == 201, vault.text
-            secret = http.post(
-                "/api/v1/strongbox/vaults/up/secrets",
-                json={"name": "admin", "data": {"username": "admin", "password": ADMIN_PASSWORD}},
-            )
-            assert secret.status_code == 201, secret.text
-            remote = http.post(
-                "/api/v1/image-registry/remote-registries",
-                json={
-                    "address": upstream.host,
-                    "override-address": upstream.url,
-                    "credentials": [{"repository": "*", "vault": "up", "secret": "admin"}],
-                },
-            )
-            assert remote.status_code == 201, remote.text
-            yield Mirror(server, upstream, remote.json()["name"])
+            yield Mirror(server, upstream, add_regd_remote(http, upstream))
     finally:
         assert server.stop() == 0, server.log
     assert "Traceback" not in server.log, server.log

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.identities import assert_problem, bearer_client, create_token, create_user
 from tests.support.oci import OCI_MANIFEST, digest_of, push_blob, push_image, wait_until
-from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.server import RegdProcess, add_regd_remote, start_regd
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -159,20 +159,8 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
     mirror = start_regd(tmp_path_factory.mktemp("metrics-mirror"))
     try:
         with mirror.client() as http:
-            assert http.post("/api/v1/strongbox/vaults", json={"name": "up"}).status_code == 201
-            secret = {"name": "admin", "data": {"username": "admin", "password": ADMIN_PASSWORD}}
-            created = http.post("/api/v1/strongbox/vaults/up/secrets", json=secret)
-            assert created.status_code == 201, created.text
-            remote = http.post(
-                "/api/v1/image-registry/remote-registries",
-                json={
-                    "address": upstream.host,
-                    "override-address": upstream.url,
-                    "credentials": [{"repository": "*", "vault": "up", "secret": "admin"}],
-                },
-            )
-            assert remote.status_code == 201, remote.text
-        yield Mirror(mirror, upstream, remote.json()["name"])
+            alias = add_regd_remote(http, upstream)
+        yield Mirror(mirror, upstream, alias)
     finally:
         assert mirror.stop() == 0, mirror.log
         upstream.stop()

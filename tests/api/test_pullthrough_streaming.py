@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.support.oci import assert_oci_error, digest_of, push_blob, push_image
-from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.server import RegdProcess, add_regd_remote, start_regd
 from tests.support.upstreams import FaultyProxy, becomes_true, wait_until
 
 MANIFEST_ACCEPT = "application/vnd.oci.image.manifest.v1+json"
@@ -37,20 +37,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     proxy = FaultyProxy(upstream.url).start()
     try:
         with mirror.client() as http:
-            assert http.post("/api/v1/strongbox/vaults", json={"name": "up"}).status_code == 201
-            secret = {"name": "admin", "data": {"username": "admin", "password": ADMIN_PASSWORD}}
-            created = http.post("/api/v1/strongbox/vaults/up/secrets", json=secret)
-            assert created.status_code == 201, created.text
-            remote = http.post(
-                "/api/v1/image-registry/remote-registries",
-                json={
-                    "address": upstream.host,
-                    "override-address": proxy.url,
-                    "credentials": [{"repository": "*", "vault": "up", "secret": "admin"}],
-                },
-            )
-            assert remote.status_code == 201, remote.text
-        yield Setup(mirror, upstream, proxy, remote.json()["name"])
+            alias = add_regd_remote(http, upstream, proxy.url)
+        yield Setup(mirror, upstream, proxy, alias)
     finally:
         proxy.stop()
         assert mirror.stop() == 0, mirror.log
@@ -196,18 +184,7 @@ def test_no_memory_budget_still_serves_concurrent_cold_pulls(
     )
     try:
         with mirror.client() as http:
-            assert http.post("/api/v1/strongbox/vaults", json={"name": "up"}).status_code == 201
-            secret = {"name": "admin", "data": {"username": "admin", "password": ADMIN_PASSWORD}}
-            assert http.post("/api/v1/strongbox/vaults/up/secrets", json=secret).is_success
-            remote = http.post(
-                "/api/v1/image-registry/remote-registries",
-                json={
-                    "address": setup.upstream.host,
-                    "override-address": setup.proxy.url,
-                    "credentials": [{"repository": "*", "vault": "up", "secret": "admin"}],
-                },
-            )
-            assert remote.status_code == 201, remote.text
+            alias = add_regd_remote(http, setup.upstream, setup.proxy.url)
         blobs = [random.Random(f"lean-{n}").randbytes(40 << 20) for n in range(2)]
         with setup.upstream.client() as up:
             digests = [push_blob(up, "team/lean", blob) for blob in blobs]
@@ -216,7 +193,7 @@ def test_no_memory_budget_still_serves_concurrent_cold_pulls(
         def pull(digest: str) -> None:
             try:
                 with mirror.client() as http:
-                    path = f"/v2/{remote.json()['name']}/team/lean/blobs/{digest}"
+                    path = f"/v2/{alias}/team/lean/blobs/{digest}"
                     results.append(digest_of(http.get(path).content))
             except BaseException as error:  # reported below
                 results.append(error)

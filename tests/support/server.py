@@ -104,3 +104,23 @@ def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
     assert process.stdout is not None
     for line in process.stdout:
         lines.append(line)
+
+
+def add_regd_remote(http: httpx.Client, upstream: RegdProcess, override: str = "") -> str:
+    """Make ``upstream`` (reached at ``override``, else its own URL) a remote registry of
+    the regd ``http`` talks to, with upstream's admin credentials in the Strongbox secret
+    ``up/admin``; the remote's name (its prefix in repository names)."""
+    assert http.post("/api/v1/strongbox/vaults", json={"name": "up"}).status_code == 201
+    secret = {"name": "admin", "data": {"username": "admin", "password": ADMIN_PASSWORD}}
+    created = http.post("/api/v1/strongbox/vaults/up/secrets", json=secret)
+    assert created.status_code == 201, created.text
+    remote = http.post(
+        "/api/v1/image-registry/remote-registries",
+        json={
+            "address": upstream.host,
+            "override-address": override or upstream.url,
+            "credentials": [{"repository": "*", "vault": "up", "secret": "admin"}],
+        },
+    )
+    assert remote.status_code == 201, remote.text
+    return str(remote.json()["name"])
