@@ -21,6 +21,7 @@ from regd.auth.principals import ANONYMOUS, Principal
 from regd.auth.signing import SigningKeys
 from regd.auth.throttle import LoginThrottle
 from regd.auth.tokens import Tokens, looks_like_token
+from regd.caching import Cache
 
 #: Resource kinds: a repository (by name), a Strongbox vault, or the registry itself
 #: (identities, policies, roles: name "*").
@@ -29,6 +30,9 @@ VAULT: Final = "vault"
 REGISTRY: Final = "registry"
 #: How long a verified Basic credential is trusted without hashing it again.
 _BASIC_CACHE_SECONDS: Final = 60.0
+#: Verdicts cached at most, each (least recently used first out).
+BASIC_CACHE_ENTRIES: Final = 10_000
+JWT_CACHE_ENTRIES: Final = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +56,14 @@ class AccessController:
         self.keys = keys
         self.service = service
         self.throttle = LoginThrottle()
-        self._basic_cache: dict[str, tuple[Principal, float]] = {}
+        # Verified Basic credentials (by a hash of the pair) with the ``auth`` generation
+        # they were checked at; registry tokens (self-contained: no generation), until
+        # they expire.
+        self._basic_cache: Cache[str, Principal] = Cache(
+            BASIC_CACHE_ENTRIES, ttl=_BASIC_CACHE_SECONDS
+        )
         self._basic_checks: dict[str, asyncio.Future[Principal | None]] = {}
-        self._jwt_cache: dict[str, tuple[Principal, dict[str, Any], float]] = {}
+        self._jwt_cache: Cache[str, tuple[Principal, dict[str, Any]]] = Cache(JWT_CACHE_ENTRIES)
         self.grants.generation.on_change(self._basic_cache.clear)
 
     # -- the decision --------------------------------------------------------
@@ -88,19 +97,23 @@ class AccessController:
     async def authenticate_basic(self, username: str, secret: str, source: str) -> Principal | None:
         """user:password, cli-xxxxx:secret, or any-name:token. None when wrong (throttled)."""
         key = hashlib.sha256(f"{username}\0{secret}".encode()).hexdigest()
-        # PostgreSQL: drops the cache when any replica changed credentials, tokens or grants.
-        await self.grants.generation.check()
-        cached = self._basic_cache.get(key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        # PostgreSQL: not what was cached before any replica changed credentials, tokens
+        # or grants.
+        generation = await self.grants.generation.current()
+        cached = self._basic_cache.get(key, generation)
+        if cached is not None:
+            return cached
         # One check per credential at a time: concurrent requests with the same header
         # wait for it instead of each running argon2id (a stampede when the cache expires).
         # (Not one started before a change to credentials this request must see.)
-        flight = f"{key}:{self.grants.generation.epoch}"
+        epoch = self._basic_cache.epoch
+        flight = f"{key}:{generation}:{epoch}"
         pending = self._basic_checks.get(flight)
         if pending is not None:
             return await asyncio.shield(pending)
-        check = asyncio.ensure_future(self._check_basic(key, username, secret, source))
+        check = asyncio.ensure_future(
+            self._check_basic(key, username, secret, source, generation, epoch)
+        )
         self._basic_checks[flight] = check
         try:
             return await asyncio.shield(check)
@@ -111,26 +124,27 @@ class AccessController:
                 check.add_done_callback(lambda _done: self._basic_checks.pop(flight, None))
 
     async def _check_basic(
-        self, key: str, username: str, secret: str, source: str
+        self,
+        key: str,
+        username: str,
+        secret: str,
+        source: str,
+        generation: int | None,
+        epoch: int,
     ) -> Principal | None:
         delay = self.throttle.delay(source, username)
         if delay:
             await asyncio.sleep(delay)
-        epoch = self.grants.generation.epoch
         checked = await self._check_secret(username, secret)
         if checked is None:
             self.throttle.failed(source, username)
             return None
         principal, expires_at = checked
         self.throttle.succeeded(source, username)
-        if len(self._basic_cache) > 10_000:
-            self._basic_cache.clear()
-        # Trusted for a while, but never past the expiry of the token or API client.
-        trusted = _BASIC_CACHE_SECONDS
-        if expires_at is not None:
-            trusted = min(trusted, expires_at - time.time())
-        if epoch == self.grants.generation.epoch:  # no change raced the check: keep it
-            self._basic_cache[key] = (principal, time.monotonic() + trusted)
+        # Trusted for a while, but never past the expiry of the token or API client; not
+        # kept when a change raced the check.
+        trusted = None if expires_at is None else expires_at - time.time()
+        self._basic_cache.put(key, principal, generation, epoch=epoch, expires_in=trusted)
         return principal
 
     async def _check_secret(
@@ -222,9 +236,8 @@ class AccessController:
     def verify_jwt(self, token: str) -> tuple[Principal, dict[str, Any]] | None:
         """The principal and claims of a valid registry token (cached for its life)."""
         cached = self._jwt_cache.get(token)
-        now = time.time()
-        if cached is not None and cached[2] > now:
-            return cached[0], cached[1]
+        if cached is not None:
+            return cached
         try:
             claims = self.keys.verify(token, self.service)
         except jwt.InvalidTokenError:
@@ -232,9 +245,8 @@ class AccessController:
         principal = _principal_from_claims(claims)
         if principal is None:
             return None
-        if len(self._jwt_cache) > 50_000:
-            self._jwt_cache.clear()
-        self._jwt_cache[token] = (principal, claims, float(claims["exp"]))
+        lifetime = float(claims["exp"]) - time.time()
+        self._jwt_cache.put(token, (principal, claims), expires_in=lifetime)
         return principal, claims
 
 

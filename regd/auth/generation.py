@@ -1,13 +1,15 @@
 """Replicas on PostgreSQL: the ``auth`` generation, bumped by every change to credentials,
 tokens and grants, in the transaction that makes it.
 
-Each regd caches verified Basic credentials and folded grants in memory. Within one
-process, a change drops them at once (``AccessController.forget_credentials``,
-``Grants.invalidate``). Another replica learns of it from the ``auth`` generation: on
-PostgreSQL a cached verdict is used only after reading the generation (one primary-key
-lookup) and finding it unchanged since the cache was last validated, so a password
-changed, a token revoked or a grant removed through one replica holds on every replica
-from the moment that replica answered. With SQLite the generation is not touched.
+Each regd caches verified Basic credentials and folded grants in memory
+(:class:`regd.caching.Cache`, each entry with the ``auth`` generation it was read at).
+Within one process, a change drops them at once (``AccessController.forget_credentials``,
+``Grants.invalidate``: :meth:`AuthGeneration.invalidated` calls every cache's ``clear``).
+Another replica learns of it from the generation: on PostgreSQL a cached verdict is used
+only when the generation read by this request (one primary-key lookup) is the one it was
+cached at, so a password changed, a token revoked or a grant removed through one replica
+holds on every replica from the moment that replica answered. With SQLite the generation
+is not touched.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections.abc import AsyncIterator, Callable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.db import Database
-from regd.db.sql import AUTH_GENERATION, bump_generation, read_generation
+from regd.db.generation import Generation
+from regd.db.sql import AUTH_GENERATION, bump_generation
 
 
 @contextlib.asynccontextmanager
@@ -29,35 +32,17 @@ async def auth_write(db: Database) -> AsyncIterator[AsyncConnection]:
         await bump_generation(conn, AUTH_GENERATION)
 
 
-class AuthGeneration:
-    """This process's view of the ``auth`` generation, and an epoch of invalidations."""
+class AuthGeneration(Generation):
+    """The ``auth`` generation, and the caches this process drops on its own changes."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
-        self.shared = db.is_postgresql
-        self._seen: int | None = None
-        #: Bumped by every invalidation (local or seen): a verdict computed across one is
-        #: not cached.
-        self.epoch = 0
+        super().__init__(db, AUTH_GENERATION)
         self._listeners: list[Callable[[], None]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (drop a cache) whenever another process's change is seen."""
+        """Call ``listener`` (drop a cache) whenever this process changes auth state."""
         self._listeners.append(listener)
 
     def invalidated(self) -> None:
-        self.epoch += 1
-
-    async def check(self) -> None:
-        """PostgreSQL: call the listeners when auth state changed since the last check
-        (in any process), or this is the first check. Nothing with SQLite."""
-        if not self.shared:
-            return
-        async with self._db.read() as conn:
-            current = await read_generation(conn, AUTH_GENERATION)
-        if current == self._seen:
-            return
-        self._seen = current
-        self.epoch += 1
         for listener in self._listeners:
             listener()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
@@ -30,10 +30,13 @@ from regd.auth.capabilities import (
 from regd.auth.generation import AuthGeneration, auth_write
 from regd.auth.identities import Identities, IdentityError, normalize_grants
 from regd.auth.principals import Principal
+from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import access_rules, namespace_owners, policies, policy_bindings, role_bindings
 from regd.db.sql import upsert
 
+#: Principals whose folded grants are cached at most (least recently used first out).
+GRANTS_CACHE_ENTRIES: Final = 10_000
 POLICY_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 PRINCIPAL_KINDS = ("user", "api-client")
 
@@ -71,23 +74,21 @@ class Grants:
     def __init__(self, db: Database, identities: Identities) -> None:
         self._db = db
         self._identities = identities
-        self._cache: dict[str, list[Grant]] = {}
-        self._public: list[Grant] | None = None
+        # Folded grants by principal subject, and the public ones, each with the ``auth``
+        # generation they were read at (None with SQLite).
+        self._cache: Cache[str, list[Grant]] = Cache(GRANTS_CACHE_ENTRIES)
+        self._public: Cache[None, list[Grant]] = Cache(1)
         #: Shared with the AccessController, whose credential cache follows it too.
         self.generation = AuthGeneration(db)
         self.generation.on_change(self._drop)
 
     def invalidate(self) -> None:
+        """This process changed grants: drop what it cached (and the credential cache)."""
         self.generation.invalidated()
-        self._drop()
 
     def _drop(self) -> None:
         self._cache.clear()
-        self._public = None
-
-    async def revalidate(self) -> None:
-        """PostgreSQL: drop the cache when another replica changed grants since last seen."""
-        await self.generation.check()
+        self._public.clear()
 
     # -- policies ------------------------------------------------------------
 
@@ -334,39 +335,37 @@ class Grants:
     # -- folding -------------------------------------------------------------
 
     async def public_grants(self) -> list[Grant]:
-        await self.revalidate()
-        return await self._public_grants()
+        return await self._public_grants(await self.generation.current())
 
-    async def _public_grants(self) -> list[Grant]:
-        if self._public is None:
-            epoch = self.generation.epoch
-            async with self._db.read() as conn:
-                rows = (
-                    await conn.execute(
-                        sa.select(access_rules.c.repository).where(
-                            access_rules.c.principal_kind == "public"
-                        )
+    async def _public_grants(self, generation: int | None) -> list[Grant]:
+        cached = self._public.get(None, generation)
+        if cached is not None:
+            return cached
+        epoch = self._public.epoch
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(access_rules.c.repository).where(
+                        access_rules.c.principal_kind == "public"
                     )
-                ).all()
-            found = [grant([PULL], [row.repository for row in rows])] if rows else []
-            if epoch != self.generation.epoch:  # a change raced this read: do not keep it
-                return found
-            self._public = found
-        return self._public
+                )
+            ).all()
+        found = [grant([PULL], [row.repository for row in rows])] if rows else []
+        self._public.put(None, found, generation, epoch=epoch)  # not if a change raced it
+        return found
 
     async def grants_of(self, principal: Principal) -> list[Grant]:
         """Every grant of a user or API client (public grants included)."""
-        await self.revalidate()
+        generation = await self.generation.current()
         key = principal.subject
-        cached = self._cache.get(key)
+        cached = self._cache.get(key, generation)
         if cached is not None:
             return cached
-        epoch = self.generation.epoch
-        found = list(await self._public_grants())
+        epoch = self._cache.epoch
+        found = list(await self._public_grants(generation))
         if not principal.anonymous:
             found += await self._own_grants(principal)
-        if epoch == self.generation.epoch:  # no change raced these reads: keep them
-            self._cache[key] = found
+        self._cache.put(key, found, generation, epoch=epoch)  # not if a change raced these reads
         return found
 
     async def _own_grants(self, principal: Principal) -> list[Grant]:

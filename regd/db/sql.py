@@ -37,20 +37,24 @@ def is_postgresql(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-#: The ``generations`` row bumped by changes to credentials, tokens and grants.
+#: The ``generations`` rows: ``auth`` is bumped by changes to credentials, tokens and
+#: grants; ``remotes`` by changes to remote registries and the image-registry settings.
 AUTH_GENERATION = "auth"
+REMOTES_GENERATION = "remotes"
 
 
 async def bump_generation(conn: AsyncConnection, name: str) -> None:
     """PostgreSQL: tell other replicas (in the caller's transaction) that ``name`` changed.
 
-    A no-op with SQLite: one process owns the database and invalidates its own caches.
+    The row is created by the first bump (a missing row reads as 0). A no-op with SQLite:
+    one process owns the database and invalidates its own caches.
     """
     if is_postgresql(conn):
+        statement = postgresql.insert(generations).values(name=name, value=1)
         await conn.execute(
-            sa.update(generations)
-            .where(generations.c.name == name)
-            .values(value=generations.c.value + 1)
+            statement.on_conflict_do_update(
+                index_elements=[generations.c.name], set_={"value": generations.c.value + 1}
+            )
         )
 
 

@@ -8,7 +8,6 @@ that nothing links them (see :mod:`regd.registry.gc`). So a link never points at
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import blobs, repository_blobs
 from regd.db.sql import insert_ignore, upsert
@@ -32,6 +32,8 @@ from regd.storage import BlobStore
 #: is unchanged, and every unlink (``DELETE``, garbage collection, cache eviction) bumps
 #: it: other replicas and ``regd gc`` are seen at once.
 LINK_CACHE_TTL: Final = 5.0
+#: Links cached at most (least recently used first out).
+LINK_CACHE_ENTRIES: Final = 200_000
 
 
 async def lock_digest(conn: AsyncConnection, digest: str) -> None:
@@ -58,10 +60,9 @@ class Blobs:
         self._db = db
         self._store = store
         self._repositories = repositories
-        # Positive cache of (repository id, digest) -> (size, trusted until, repository
-        # generation: None with SQLite); dropped on unlink.
-        self._links: dict[tuple[int, str], tuple[int, float, int | None]] = {}
-        self._links_epoch = 0
+        # Positive cache of (repository id, digest) -> size, with the repository's
+        # generation (None with SQLite); dropped on unlink.
+        self._links: Cache[tuple[int, str], int] = Cache(LINK_CACHE_ENTRIES, ttl=LINK_CACHE_TTL)
 
     @property
     def store(self) -> BlobStore:
@@ -71,22 +72,20 @@ class Blobs:
         """The blob's size when it is visible in the repository."""
         repository_id = ref.id
         key = (repository_id, digest)
-        cached = self._links.get(key)
-        if cached is not None and cached[1] > time.monotonic() and cached[2] == ref.generation:
-            return cached[0]
+        cached = self._links.get(key, ref.generation)
+        if cached is not None:
+            return cached
         query = (
             sa.select(blobs.c.size)
             .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
             .where(repository_blobs.c.repository_id == repository_id)
             .where(repository_blobs.c.digest == digest)
         )
-        epoch = self._links_epoch
+        epoch = self._links.epoch
         async with self._db.read() as conn:
             size = await conn.scalar(query)
-        if size is not None and epoch == self._links_epoch:  # no unlink raced this read
-            if len(self._links) > 200_000:
-                self._links.clear()
-            self._links[key] = (size, time.monotonic() + LINK_CACHE_TTL, ref.generation)
+        if size is not None:
+            self._links.put(key, size, ref.generation, epoch=epoch)  # not if an unlink raced
         return size
 
     async def stat(self, name: str, digest: Digest) -> BlobInfo:
@@ -165,14 +164,11 @@ class Blobs:
 
     def forget_links(self, keys: Sequence[tuple[int, str]]) -> None:
         """Drop cached links after their rows were deleted (and committed)."""
-        self._links_epoch += 1
         for key in keys:
-            self._links.pop(key, None)
+            self._links.discard(key)
 
     def forget_repository(self, repository_id: int) -> None:
-        self._links_epoch += 1
-        for key in [key for key in self._links if key[0] == repository_id]:
-            del self._links[key]
+        self._links.discard_where(lambda key: key[0] == repository_id)
 
     async def unlink(self, name: str, digest: Digest) -> None:
         """Make a blob invisible in ``name`` (garbage collection frees the bytes)."""
@@ -185,7 +181,6 @@ class Blobs:
             )
             if result.rowcount:
                 await self._repositories.bump(conn, [repository_id])
-        self._links_epoch += 1
-        self._links.pop((repository_id, str(digest)), None)
+        self._links.discard((repository_id, str(digest)))
         if result.rowcount == 0:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})

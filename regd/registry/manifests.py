@@ -10,12 +10,13 @@ serves a stale tag or a deleted manifest (see :mod:`regd.registry.repositories`)
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import manifest_references, manifests, repository_blobs, tags
 from regd.db.sql import insert_ignore, upsert
@@ -27,7 +28,9 @@ from regd.registry.names import Digest
 from regd.registry.repositories import Repositories, RepositoryRef
 from regd.registry.tags import Tags
 
-_CACHE_ENTRIES = 4096
+#: Bounds on the hot-path caches (least recently used first out).
+MANIFEST_CACHE_ENTRIES: Final = 4096
+TAG_CACHE_ENTRIES: Final = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +56,8 @@ class Manifests:
         self._listings = listings  # drops its cached tag listings on every tag change
         # Hot-path caches: (repository id, digest) -> manifest, (repository id, tag) -> digest.
         # Each entry with the repository generation it was read at (None: SQLite).
-        self._by_digest: OrderedDict[tuple[int, str], tuple[Manifest, int | None]] = OrderedDict()
-        self._tags: dict[tuple[int, str], tuple[str, int | None]] = {}
-        # Bumped by every tag write: a read that raced a write does not fill the cache.
-        self._tags_epoch = 0
-        self._manifests_epoch = 0
+        self._by_digest: Cache[tuple[int, str], Manifest] = Cache(MANIFEST_CACHE_ENTRIES)
+        self._tags: Cache[tuple[int, str], str] = Cache(TAG_CACHE_ENTRIES)
 
     # -- reads ---------------------------------------------------------------
 
@@ -75,11 +75,10 @@ class Manifests:
         if digest is None:
             raise unknown
         key = (repository_id, digest)
-        cached = self._by_digest.get(key)
-        if cached is not None and cached[1] == generation:
-            self._by_digest.move_to_end(key)
-            return cached[0]
-        epoch = self._manifests_epoch
+        cached = self._by_digest.get(key, generation)
+        if cached is not None:
+            return cached
+        epoch = self._by_digest.epoch
         async with self._db.read() as conn:
             row = (
                 await conn.execute(
@@ -91,44 +90,35 @@ class Manifests:
         if row is None:
             raise unknown
         manifest = Manifest(digest, row.media_type, bytes(row.content))
-        if epoch != self._manifests_epoch:  # a delete raced this read: do not cache
-            return manifest
-        self._by_digest[key] = (manifest, generation)
-        if len(self._by_digest) > _CACHE_ENTRIES:
-            self._by_digest.popitem(last=False)
+        self._by_digest.put(key, manifest, generation, epoch=epoch)  # not if a delete raced
         return manifest
 
     async def _resolve(self, repository_id: int, tag: str, generation: int | None) -> str | None:
         key = (repository_id, tag)
-        cached = self._tags.get(key)
-        if cached is not None and cached[1] == generation:
-            return cached[0]
-        epoch = self._tags_epoch
+        cached = self._tags.get(key, generation)
+        if cached is not None:
+            return cached
+        epoch = self._tags.epoch
         async with self._db.read() as conn:
             digest = await conn.scalar(
                 sa.select(tags.c.digest)
                 .where(tags.c.repository_id == repository_id)
                 .where(tags.c.name == tag)
             )
-        if digest is not None and epoch == self._tags_epoch:
-            self._tags[key] = (digest, generation)
+        if digest is not None:
+            self._tags.put(key, digest, generation, epoch=epoch)  # not if a tag write raced
         return digest
 
     def forget_repository(self, repository_id: int) -> None:
         """Drop every cached entry of a deleted repository."""
-        self._tags_epoch += 1
-        self._manifests_epoch += 1
         self._listings.forget(repository_id)
-        for key in [key for key in self._tags if key[0] == repository_id]:
-            del self._tags[key]
-        for key in [key for key in self._by_digest if key[0] == repository_id]:
-            del self._by_digest[key]
+        self._tags.discard_where(lambda key: key[0] == repository_id)
+        self._by_digest.discard_where(lambda key: key[0] == repository_id)
 
     def _forget_tags(self, repository_id: int, names: list[str]) -> None:
-        self._tags_epoch += 1
         self._listings.forget(repository_id)
         for name in names:
-            self._tags.pop((repository_id, name), None)
+            self._tags.discard((repository_id, name))
 
     # -- writes --------------------------------------------------------------
 
@@ -342,7 +332,6 @@ class Manifests:
                 await self._repositories.bump(conn, [repository_id])
         self._forget_tags(repository_id, list(removed_tags))
         if isinstance(reference, Digest):
-            self._manifests_epoch += 1
-            self._by_digest.pop((repository_id, str(reference)), None)
+            self._by_digest.discard((repository_id, str(reference)))
         if result.rowcount == 0:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": str(reference)})

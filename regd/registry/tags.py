@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from bisect import bisect_right
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
 
+from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import tags
 from regd.registry.repositories import Repositories
@@ -50,25 +49,21 @@ class _Listing:
     json: bytes  # ``names`` as a JSON array, as json.dumps writes it
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    listing: _Listing | None  # None: too many tags to cache
-    expires: float
-    generation: int | None  # the repository's generation when loaded (None: SQLite)
-
-    @property
-    def size(self) -> int:
-        return 0 if self.listing is None else len(self.listing.names)
+#: Kept for a repository with too many tags to hold: list it from the database.
+_TOO_MANY: Final = _Listing((), b"")
 
 
 class Tags:
     def __init__(self, db: Database, repositories: Repositories) -> None:
         self._db = db
         self._repositories = repositories
-        self._cache: OrderedDict[int, _Entry] = OrderedDict()
-        self._cached_names = 0
-        # Bumped by every tag change: a load that raced one does not fill the cache.
-        self._epoch = 0
+        # repository id -> its listing, with the repository's generation (None: SQLite).
+        self._cache: Cache[int, _Listing] = Cache(
+            MAX_CACHED_REPOSITORIES,
+            ttl=LISTING_TTL,
+            max_weight=MAX_CACHED_NAMES,
+            weigh=lambda listing: len(listing.names),
+        )
         # Loads in flight, one per repository, with the epoch and repository generation
         # each started at.
         self._loading: dict[int, tuple[int, int | None, asyncio.Task[_Listing | None]]] = {}
@@ -94,8 +89,7 @@ class Tags:
 
     def forget(self, repository_id: int) -> None:
         """The repository's tags changed (or it was deleted): drop its cached listing."""
-        self._epoch += 1
-        self._drop(repository_id)
+        self._cache.discard(repository_id)  # and a load that raced this is not kept
 
     # -- the cache -------------------------------------------------------------
 
@@ -104,25 +98,18 @@ class Tags:
 
         ``generation``: the repository's, read by this request before (PostgreSQL).
         """
-        entry = self._cache.get(repository_id)
-        if entry is not None:
-            if entry.expires > time.monotonic() and entry.generation == generation:
-                self._cache.move_to_end(repository_id)
-                return entry.listing
-            self._drop(repository_id)
+        cached = self._cache.get(repository_id, generation)
+        if cached is not None:
+            return None if cached is _TOO_MANY else cached
+        epoch = self._cache.epoch
         flight = self._loading.get(repository_id)
-        if flight is None or flight[:2] != (self._epoch, generation):
+        if flight is None or flight[:2] != (epoch, generation):
             # Nothing in flight, or it started before a change this request must see.
-            task = asyncio.create_task(self._load(repository_id, self._epoch, generation))
+            task = asyncio.create_task(self._load(repository_id, epoch, generation))
             task.add_done_callback(_consume)
-            flight = self._loading[repository_id] = (self._epoch, generation, task)
+            flight = self._loading[repository_id] = (epoch, generation, task)
         # Shielded: a cancelled request does not cancel the load others wait on.
         return await asyncio.shield(flight[2])
-
-    def _drop(self, repository_id: int) -> None:
-        entry = self._cache.pop(repository_id, None)
-        if entry is not None:
-            self._cached_names -= entry.size
 
     async def _load(
         self, repository_id: int, epoch: int, generation: int | None
@@ -144,18 +131,9 @@ class Tags:
             if len(names) > MAX_CACHED_LISTING
             else _Listing(tuple(names), json.dumps(names).encode())
         )
-        if epoch == self._epoch:  # no change raced this load: keep it
-            entry = _Entry(listing, time.monotonic() + LISTING_TTL, generation)
-            self._store(repository_id, entry)
+        # Kept unless a change raced this load.
+        self._cache.put(repository_id, listing or _TOO_MANY, generation, epoch=epoch)
         return listing
-
-    def _store(self, repository_id: int, entry: _Entry) -> None:
-        self._drop(repository_id)
-        self._cache[repository_id] = entry
-        self._cached_names += entry.size
-        while self._cached_names > MAX_CACHED_NAMES or len(self._cache) > MAX_CACHED_REPOSITORIES:
-            _, evicted = self._cache.popitem(last=False)
-            self._cached_names -= evicted.size
 
 
 def _consume(task: asyncio.Task[Any]) -> None:

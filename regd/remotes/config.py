@@ -17,8 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from regd.caching import Cache
 from regd.db import Database
+from regd.db.generation import Generation
 from regd.db.schema import registry_settings, remote_registries
+from regd.db.sql import REMOTES_GENERATION, bump_generation
 from regd.errors import RequestError
 from regd.registry.names import validate_name
 from regd.strongbox.vaults import StrongboxError, Vaults
@@ -87,21 +90,29 @@ class Remotes:
     def __init__(self, db: Database, vaults: Vaults) -> None:
         self._db = db
         self._vaults = vaults
-        self._cache: list[RemoteRegistry] | None = None
-        self._settings: dict[str, Any] | None = None
+        # The remote registries and the settings, each with the ``remotes`` generation it
+        # was read at (PostgreSQL: another replica's change is seen on the next request).
+        self._generation = Generation(db, REMOTES_GENERATION)
+        self._cache: Cache[None, list[RemoteRegistry]] = Cache(1)
+        self._settings: Cache[None, dict[str, Any]] = Cache(1)
 
     # -- remote registries ---------------------------------------------------
 
     async def all(self) -> list[RemoteRegistry]:
-        if self._cache is None:
-            async with self._db.read() as conn:
-                rows = (
-                    await conn.execute(
-                        sa.select(remote_registries).order_by(remote_registries.c.address)
-                    )
-                ).all()
-            self._cache = [_remote(row) for row in rows]
-        return self._cache
+        generation = await self._generation.current()
+        cached = self._cache.get(None, generation)
+        if cached is not None:
+            return cached
+        epoch = self._cache.epoch
+        async with self._db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(remote_registries).order_by(remote_registries.c.address)
+                )
+            ).all()
+        found = [_remote(row) for row in rows]
+        self._cache.put(None, found, generation, epoch=epoch)  # not if a change raced it
+        return found
 
     async def get(self, address: str) -> RemoteRegistry:
         for remote in await self.all():
@@ -147,7 +158,8 @@ class Remotes:
                         address=remote.address, created_at=time.time(), **values
                     )
                 )
-        self._cache = None
+            await bump_generation(conn, REMOTES_GENERATION)
+        self._cache.clear()
         return await self.get(remote.address)
 
     async def delete(self, address: str) -> None:
@@ -156,7 +168,8 @@ class Remotes:
             await conn.execute(
                 sa.delete(remote_registries).where(remote_registries.c.address == remote.address)
             )
-        self._cache = None
+            await bump_generation(conn, REMOTES_GENERATION)
+        self._cache.clear()
 
     async def _validate(self, body: dict[str, Any]) -> RemoteRegistry:
         address = body.get("address")
@@ -207,11 +220,15 @@ class Remotes:
     # -- settings ------------------------------------------------------------
 
     async def settings(self) -> dict[str, Any]:
-        if self._settings is None:
+        generation = await self._generation.current()
+        cached = self._settings.get(None, generation)
+        if cached is None:
+            epoch = self._settings.epoch
             async with self._db.read() as conn:
                 rows = (await conn.execute(sa.select(registry_settings))).all()
-            self._settings = {**SETTINGS_DEFAULTS, **{row.key: row.value for row in rows}}
-        return dict(self._settings)
+            cached = {**SETTINGS_DEFAULTS, **{row.key: row.value for row in rows}}
+            self._settings.put(None, cached, generation, epoch=epoch)  # not if a change raced
+        return dict(cached)
 
     async def update_settings(self, changes: dict[str, Any], replace: bool) -> dict[str, Any]:
         unknown = set(changes) - set(SETTINGS_DEFAULTS)
@@ -236,7 +253,8 @@ class Remotes:
                 sa.insert(registry_settings),
                 [{"key": key, "value": value} for key, value in merged.items()],
             )
-        self._settings = None
+            await bump_generation(conn, REMOTES_GENERATION)
+        self._settings.clear()
         return await self.settings()
 
     # -- names ---------------------------------------------------------------

@@ -10,12 +10,12 @@ import base64
 import logging
 import re
 import ssl
-import time
 from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
 
+from regd.caching import Cache
 from regd.metrics import Metrics
 from regd.remotes.config import Credential, RemoteRegistry
 from regd.strongbox.vaults import StrongboxError, Vaults
@@ -32,6 +32,9 @@ MANIFEST_ACCEPT: Final = ", ".join(
 )
 _TIMEOUT: Final = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=60)
 _CHALLENGE_PARAM: Final = re.compile(r'(\w+)="([^"]*)"')
+#: TLS contexts (one per remote and CA certificate) and upstream tokens kept at most.
+_TLS_CONTEXTS: Final = 256
+_TOKENS: Final = 4096
 
 
 class UpstreamError(Exception):
@@ -65,8 +68,9 @@ class Upstream:
         self._vaults = vaults
         self._metrics = metrics
         self._session: aiohttp.ClientSession | None = None
-        self._ssl: dict[str, ssl.SSLContext] = {}
-        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        # By (remote, its ca-cert): a remote whose ca-cert changed gets a new context.
+        self._ssl: Cache[tuple[str, str], ssl.SSLContext] = Cache(_TLS_CONTEXTS)
+        self._tokens: Cache[tuple[str, str, str], str] = Cache(_TOKENS)
         #: Remotes that challenged with Basic: later requests send it at once, rather than
         #: being refused first (which doubled every upstream request).
         self._basic: set[str] = set()
@@ -84,10 +88,11 @@ class Upstream:
     def _ssl_for(self, remote: RemoteRegistry) -> ssl.SSLContext | bool:
         if not remote.ca_cert:
             return True
-        context = self._ssl.get(remote.address)
+        key = (remote.address, remote.ca_cert)
+        context = self._ssl.get(key)
         if context is None:
             context = ssl.create_default_context(cadata=remote.ca_cert)
-            self._ssl[remote.address] = context
+            self._ssl.put(key, context)
         return context
 
     async def _secret(self, credential: Credential | None) -> _Secret | None:
@@ -118,8 +123,8 @@ class Upstream:
         )
         headers = {"Accept": accept} if accept else {}
         cached = self._tokens.get(key)
-        if cached is not None and cached[1] > time.time():
-            headers["Authorization"] = f"Bearer {cached[0]}"
+        if cached is not None:
+            headers["Authorization"] = f"Bearer {cached}"
         elif secret is not None and secret.token and not secret.password:
             headers["Authorization"] = f"Bearer {secret.token}"
         elif remote.address in self._basic and (basic := _basic(secret)) is not None:
@@ -221,7 +226,7 @@ class Upstream:
             raise UpstreamError(f"{remote.address} token service sent no token", 502)
         lifetime = body.get("expires_in", 60)
         lifetime = lifetime if isinstance(lifetime, int) and lifetime > 0 else 60
-        self._tokens[key] = (token, time.time() + max(lifetime - 10, 5))
+        self._tokens.put(key, token, expires_in=max(lifetime - 10, 5))
         return f"Bearer {token}"
 
 

@@ -1,0 +1,28 @@
+"""A named generation: the counter replicas on PostgreSQL check their caches against.
+
+Writers bump it in the transaction that changes the state it stands for
+(:func:`regd.db.sql.bump_generation`); readers pass :meth:`Generation.current` to
+:class:`regd.caching.Cache` with every lookup and fill, so an entry read before another
+replica's change is never returned after it. With SQLite one process owns the database:
+``current()`` is None (no read at all) and the process drops its own entries.
+"""
+
+from __future__ import annotations
+
+from regd.db.engine import Database
+from regd.db.sql import read_generation
+
+
+class Generation:
+    def __init__(self, db: Database, name: str) -> None:
+        self._db = db
+        self.name = name
+        #: Shared with other replicas: every lookup reads the counter.
+        self.shared = db.is_postgresql
+
+    async def current(self) -> int | None:
+        """The counter as committed now (PostgreSQL; one primary-key read), None with SQLite."""
+        if not self.shared:
+            return None
+        async with self._db.read() as conn:
+            return await read_generation(conn, self.name)
