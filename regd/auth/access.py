@@ -21,7 +21,7 @@ from regd.auth.principals import ANONYMOUS, Principal
 from regd.auth.signing import SigningKeys
 from regd.auth.throttle import LoginThrottle
 from regd.auth.tokens import Tokens, looks_like_token
-from regd.caching import Cache
+from regd.caching import Cache, InFlight
 
 #: Resource kinds: a repository (by name), a Strongbox vault, or the registry itself
 #: (identities, policies, roles: name "*").
@@ -62,7 +62,7 @@ class AccessController:
         self._basic_cache: Cache[str, Principal] = Cache(
             BASIC_CACHE_ENTRIES, ttl=_BASIC_CACHE_SECONDS
         )
-        self._basic_checks: dict[str, asyncio.Future[Principal | None]] = {}
+        self._basic_checks: InFlight[tuple[str, int | None, int], Principal | None] = InFlight()
         self._jwt_cache: Cache[str, tuple[Principal, dict[str, Any]]] = Cache(JWT_CACHE_ENTRIES)
         self.grants.generation.on_change(self._basic_cache.clear)
 
@@ -107,21 +107,10 @@ class AccessController:
         # wait for it instead of each running argon2id (a stampede when the cache expires).
         # (Not one started before a change to credentials this request must see.)
         epoch = self._basic_cache.epoch
-        flight = f"{key}:{generation}:{epoch}"
-        pending = self._basic_checks.get(flight)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        check = asyncio.ensure_future(
-            self._check_basic(key, username, secret, source, generation, epoch)
+        return await self._basic_checks.run(
+            (key, generation, epoch),
+            lambda: self._check_basic(key, username, secret, source, generation, epoch),
         )
-        self._basic_checks[flight] = check
-        try:
-            return await asyncio.shield(check)
-        finally:
-            if check.done():
-                self._basic_checks.pop(flight, None)
-            else:
-                check.add_done_callback(lambda _done: self._basic_checks.pop(flight, None))
 
     async def _check_basic(
         self,

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import repositories
 from regd.db.sql import insert_ignore
 from regd.registry.clock import now
 from regd.registry.errors import ErrorCode, RegistryError
+
+#: Names whose id is cached at most (SQLite; least recently used first out).
+ID_CACHE_ENTRIES: Final = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,7 @@ class Repositories:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._shared = db.is_postgresql
-        self._ids: dict[str, int] = {}
+        self._ids: Cache[str, int] = Cache(ID_CACHE_ENTRIES)
 
     async def ref(self, name: str) -> RepositoryRef | None:
         """The repository's id (and generation on PostgreSQL), or None when it does not exist."""
@@ -73,7 +78,7 @@ class Repositories:
                 sa.select(repositories.c.id).where(repositories.c.name == name)
             )
         if found is not None:
-            self._ids[name] = found
+            self._ids.put(name, found)
         return found
 
     async def require(self, name: str) -> int:
@@ -114,10 +119,10 @@ class Repositories:
     def remember(self, name: str, repository_id: int) -> None:
         """Cache an id once the transaction that created it has committed."""
         if not self._shared:
-            self._ids[name] = repository_id
+            self._ids.put(name, repository_id)
 
     def forget(self, name: str) -> None:
-        self._ids.pop(name, None)
+        self._ids.discard(name)
 
     async def catalog(self, limit: int | None, last: str | None) -> list[str]:
         # Code-point order: SQLite compares bytes; PostgreSQL's column collates "C".

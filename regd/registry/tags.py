@@ -21,7 +21,6 @@ microseconds. The cache follows the discipline of the manifest caches:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from regd.caching import Cache
+from regd.caching import Cache, InFlight
 from regd.db import Database
 from regd.db.schema import tags
 from regd.registry.repositories import Repositories
@@ -64,9 +63,8 @@ class Tags:
             max_weight=MAX_CACHED_NAMES,
             weigh=lambda listing: len(listing.names),
         )
-        # Loads in flight, one per repository, with the epoch and repository generation
-        # each started at.
-        self._loading: dict[int, tuple[int, int | None, asyncio.Task[_Listing | None]]] = {}
+        # Loads in flight, one per repository and the epoch and generation it started at.
+        self._loading: InFlight[tuple[int, int, int | None], _Listing | None] = InFlight()
 
     async def list(self, name: str, limit: int | None, last: str | None) -> list[str]:
         """Up to ``limit`` tags after ``last``; NAME_UNKNOWN for an unknown repository."""
@@ -102,14 +100,12 @@ class Tags:
         if cached is not None:
             return None if cached is _TOO_MANY else cached
         epoch = self._cache.epoch
-        flight = self._loading.get(repository_id)
-        if flight is None or flight[:2] != (epoch, generation):
-            # Nothing in flight, or it started before a change this request must see.
-            task = asyncio.create_task(self._load(repository_id, epoch, generation))
-            task.add_done_callback(_consume)
-            flight = self._loading[repository_id] = (epoch, generation, task)
-        # Shielded: a cancelled request does not cancel the load others wait on.
-        return await asyncio.shield(flight[2])
+        # Not a load started before a change this request must see (another epoch or
+        # generation); a cancelled request does not cancel the load others wait on.
+        return await self._loading.run(
+            (repository_id, epoch, generation),
+            lambda: self._load(repository_id, epoch, generation),
+        )
 
     async def _load(
         self, repository_id: int, epoch: int, generation: int | None
@@ -119,12 +115,7 @@ class Tags:
         The names are read after ``generation`` was: they are at least that recent, so
         keeping them under it never hides a later change (at worst, one more load).
         """
-        try:
-            names = await _select_names(self._db, repository_id, MAX_CACHED_LISTING + 1, None)
-        finally:
-            flight = self._loading.get(repository_id)
-            if flight is not None and flight[2] is asyncio.current_task():
-                del self._loading[repository_id]
+        names = await _select_names(self._db, repository_id, MAX_CACHED_LISTING + 1, None)
         names.sort()  # the bisect in list() relies on code-point order
         listing = (
             None
@@ -134,12 +125,6 @@ class Tags:
         # Kept unless a change raced this load.
         self._cache.put(repository_id, listing or _TOO_MANY, generation, epoch=epoch)
         return listing
-
-
-def _consume(task: asyncio.Task[Any]) -> None:
-    """Retrieve a load's exception even when every request that waited was cancelled."""
-    if not task.cancelled():
-        task.exception()
 
 
 async def _select_names(

@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from regd.caching import InFlight
 from regd.metrics import Metrics
 from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
@@ -75,7 +76,7 @@ class PullThrough:
         self._tasks: set[asyncio.Task[None]] = set()
         self._memory = MemoryBudget(memory)
         #: Manifest fetches and tag revalidations under way, by (repository, reference).
-        self._manifest_fetches: dict[tuple[str, str], asyncio.Task[CachedManifest]] = {}
+        self._manifest_fetches: InFlight[tuple[str, str], CachedManifest] = InFlight()
 
     def memory_in_use(self) -> int:
         """Bytes of cold blobs in memory ahead of the cache writes (read by /metrics)."""
@@ -131,21 +132,10 @@ class PullThrough:
         reference: str | Digest,
         work: Callable[[Target, Any], Coroutine[Any, Any, CachedManifest]],
     ) -> CachedManifest:
-        """One upstream round per (repository, reference) at a time; the others wait on it."""
+        """One upstream round per (repository, reference) at a time; the others wait on it
+        (a client that goes away does not cancel the round the others wait on)."""
         key = (target.cache_name, str(reference))
-        task = self._manifest_fetches.get(key)
-        if task is None:
-            task = asyncio.create_task(work(target, reference))
-            self._manifest_fetches[key] = task
-            task.add_done_callback(partial(self._manifest_fetched, key))
-        # Shielded: a client that goes away does not cancel the round the others wait on.
-        return await asyncio.shield(task)
-
-    def _manifest_fetched(self, key: tuple[str, str], task: asyncio.Task[CachedManifest]) -> None:
-        if self._manifest_fetches.get(key) is task:
-            del self._manifest_fetches[key]
-        if not task.cancelled():
-            task.exception()  # retrieved: every waiter may have gone away
+        return await self._manifest_fetches.run(key, partial(work, target, reference))
 
     async def _fetch_by_digest(self, target: Target, digest: Digest) -> CachedManifest:
         try:
