@@ -48,12 +48,16 @@ from tests.support.postgres import (
     postgres_cluster_fixture,
     postgres_url_fixture,
 )
-from tests.support.server import RegdProcess, start_regd
+from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.tls import self_signed
+from tests.support.upstreams import FaultyProxy
 
 pytestmark = pytest.mark.timeout(120)
 __all__ = ["postgres_cluster_fixture", "postgres_url_fixture"]  # fixtures used by name
 
 _LINK = re.compile(r'<(?P<url>[^>]+)>;\s*rel="next"')
+_REMOTES = "/api/v1/image-registry/remote-registries"
+_SETTINGS = "/api/v1/image-registry/settings"
 _FREED = re.compile(r"regd gc: freed (?P<links>\d+) blob link\(s\), (?P<blobs>\d+) blob\(s\)")
 
 
@@ -433,6 +437,62 @@ def test_credentials_and_grants_changed_through_one_replica_hold_on_the_other(
             assert rita_b.get("/v2/").status_code == 401
         with client_as(b, ("rep-rita", "rep-rita-new-password")) as rita_b:
             assert rita_b.get("/v2/").status_code == 200
+
+
+def test_remote_registries_and_settings_changed_through_one_replica_hold_on_the_other(
+    a: RegdProcess, b: RegdProcess, tmp_path: Path
+) -> None:
+    """A remote registry added, its ca-cert replaced, and a setting changed through a: b
+    answers accordingly on its very next request (and builds a new TLS context)."""
+    upstream = start_regd(tmp_path / "upstream")
+    right, wrong = self_signed("the upstream"), self_signed("someone else")
+    proxy = FaultyProxy(upstream.url, tls=right.server_context()).start()
+    try:
+        with upstream.client() as up:
+            image = push_image(up, "team/app", "1.0", seed="rep-remote")
+        with a.client() as on_a, b.client() as on_b:
+            secret = {"name": "admin", "data": {"username": "admin", "password": ADMIN_PASSWORD}}
+            assert on_a.post("/api/v1/strongbox/vaults", json={"name": "rep-up"}).status_code == 201
+            created = on_a.post("/api/v1/strongbox/vaults/rep-up/secrets", json=secret)
+            assert created.status_code == 201, created.text
+            remote = {
+                "address": upstream.host,
+                "override-address": proxy.url,
+                "ca-cert": wrong.cert_pem,
+                "credentials": [{"repository": "*", "vault": "rep-up", "secret": "admin"}],
+            }
+            alias = upstream.host.replace(":", "-")
+            pull = f"/v2/{alias}/team/app/manifests/1.0"
+            # b caches the remotes (none of this one) and the settings...
+            assert upstream.host not in [r["address"] for r in on_b.get(_REMOTES).json()]
+            assert on_b.get(_SETTINGS).json()["tag-ttl"] == 300
+            assert_oci_error(on_b.get(pull), 404, "NAME_UNKNOWN")
+            # ...a adds the remote, with a CA that did not sign the upstream's certificate
+            added = on_a.post(_REMOTES, json=remote)
+            assert added.status_code == 201, added.text
+            assert_oci_error(on_b.get(pull), 503, "UNAVAILABLE")  # b tries it: TLS refuses
+            # a replaces the ca-cert: b connects with a new TLS context
+            remote["ca-cert"] = right.cert_pem
+            replaced = on_a.put(f"{_REMOTES}/{upstream.host}", json=remote)
+            assert replaced.status_code == 200, replaced.text
+            assert on_b.get(f"{_REMOTES}/{alias}").json()["ca-cert"] == right.cert_pem
+            pulled = on_b.get(
+                pull, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
+            )
+            assert pulled.status_code == 200, pulled.text
+            assert digest_of(pulled.content) == image.digest
+            # a setting changed through a
+            changed = on_a.patch(_SETTINGS, json={"tag-ttl": 1234})
+            assert changed.status_code == 200, changed.text
+            assert on_b.get(_SETTINGS).json()["tag-ttl"] == 1234
+            assert on_a.put(_SETTINGS, json={}).status_code == 200  # back to the defaults
+            assert on_b.get(_SETTINGS).json()["tag-ttl"] == 300
+            # the remote removed through a
+            assert on_a.delete(f"{_REMOTES}/{upstream.host}").status_code == 204
+            assert upstream.host not in [r["address"] for r in on_b.get(_REMOTES).json()]
+    finally:
+        proxy.stop()
+        assert upstream.stop() == 0, upstream.log
 
 
 def test_each_replica_logged_no_error(a: RegdProcess, b: RegdProcess) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import subprocess
 import threading
 import time
@@ -217,8 +218,9 @@ class FaultyProxy:
       ``hold_manifests()`` / ``release_manifests()`` likewise for manifest GETs and HEADs.
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, tls: ssl.SSLContext | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self._tls = tls  # answer HTTPS with this server context (see tests.support.tls)
         self.fault: int | None = None
         self.corrupt: set[str] = set()
         self._records: list[UpstreamRequest] = []
@@ -236,7 +238,7 @@ class FaultyProxy:
 
     @property
     def host(self) -> str:
-        return self.url.removeprefix("http://")
+        return self.url.removeprefix("http://").removeprefix("https://")
 
     def requests(self) -> list[UpstreamRequest]:
         """Every request received so far (status 0: still being answered)."""
@@ -306,10 +308,10 @@ class FaultyProxy:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self._tls)
         await site.start()
         port = runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self._tls else 'http'}://127.0.0.1:{port}"
         self._session = ClientSession(timeout=ClientTimeout(total=60), auto_decompress=False)
         return runner
 
