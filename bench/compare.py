@@ -142,17 +142,27 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], what: str) -> None:
     raise RuntimeError(f"{what} did not answer on {base} within 30 s")
 
 
-def start_regd(work: Path, python: str) -> Server:
-    """``regd serve`` with its defaults (no access log) and a chosen admin password."""
-    data = work / "regd-data"
-    logfile = work / "regd.log"
+def start_regd(
+    work: Path,
+    python: str,
+    database_url: str | None = None,
+    key: str = "regd",
+    label: str = "regd",
+) -> Server:
+    """``regd serve`` with its defaults (no access log) and a chosen admin password; on
+    ``database_url`` instead of its SQLite file when given (bench/pg_vs_sqlite.py)."""
+    data = work / f"{key}-data"
+    logfile = work / f"{key}.log"
+    env = {**os.environ, "REGD_ADMIN_PASSWORD": PASSWORD}
+    if database_url is not None:
+        env["REGD_DATABASE_URL"] = database_url
     with logfile.open("wb") as out:
         proc = subprocess.Popen(
             [python, "-m", "regd", "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data)],
             stdout=out,
             stderr=out,
             cwd=ROOT,
-            env={**os.environ, "REGD_ADMIN_PASSWORD": PASSWORD},
+            env=env,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -166,7 +176,7 @@ def start_regd(work: Path, python: str) -> Server:
             service = re.search(r'service="([^"]*)"', challenge)
             if service is None:
                 raise RuntimeError(f"regd sent no Bearer challenge: {challenge!r}")
-            return Server("regd", "regd", proc, base, data, service.group(1))
+            return Server(key, label, proc, base, data, service.group(1))
         if proc.poll() is not None:
             break
         time.sleep(0.05)

@@ -5,6 +5,11 @@
 -- BENCH_BLOB_SIZE bytes (the same pseudo-random sequence against every server).
 -- At the end, one line "BENCH {json}" sums up the run (latencies in microseconds).
 
+-- BENCH_METHOD (say HEAD) replaces the method of every request.
+if os.getenv("BENCH_METHOD") then
+  wrk.method = os.getenv("BENCH_METHOD")
+end
+
 local range_size = tonumber(os.getenv("BENCH_RANGE_SIZE") or "0")
 local blob_size = tonumber(os.getenv("BENCH_BLOB_SIZE") or "0")
 

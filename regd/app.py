@@ -22,6 +22,7 @@ from regd.http import api, health, oci, token
 from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
+from regd.http.fresh import fresh_reads_middleware
 from regd.http.keys import ACCESS, PULLTHROUGH, REGISTRY, REMOTES, SETTINGS, STRONGBOX
 from regd.http.oci.access import access_middleware
 from regd.metrics import Metrics
@@ -103,6 +104,7 @@ def build_app(settings: Settings) -> web.Application:
     metrics = create_metrics()  # per application: apps in one process share nothing
     app = web.Application(
         middlewares=[
+            fresh_reads_middleware,
             metrics_http.middleware(metrics),
             error_middleware,
             access_middleware,

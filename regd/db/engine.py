@@ -6,10 +6,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from regd.db.fresh import FreshReads, wrote
+
+#: PostgreSQL connections kept open per regd, and opened beyond that at peaks.
+POOL_SIZE: Final = 32
+POOL_OVERFLOW: Final = 32
 
 
 class Database:
@@ -17,6 +23,19 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # PostgreSQL reads run in autocommit: one statement is one round trip, with no
+        # BEGIN before it and no ROLLBACK when the connection goes back to the pool. Under
+        # READ COMMITTED (the default) each statement of a transaction sees its own
+        # snapshot anyway, so nothing a reader relied on changes.
+        #: PostgreSQL: generations and repository rows, read fresh and batched.
+        self.fresh: FreshReads | None = (
+            FreshReads(self) if engine.dialect.name == "postgresql" else None
+        )
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         # SQLite has one writer at a time; queueing writers here (instead of letting
         # them collide on SQLITE_BUSY) keeps a single process fair and deadlock-free.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
@@ -33,7 +52,7 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as connection:
+        async with self._reader.connect() as connection:
             yield connection
 
     @contextlib.asynccontextmanager
@@ -42,6 +61,7 @@ class Database:
         if self._write_lock is None:
             async with self.engine.begin() as connection:
                 yield connection
+            wrote()  # committed: this request's later reads are read after it
             return
         async with self._write_lock, self.engine.begin() as connection:
             yield connection
@@ -64,11 +84,16 @@ def connect(url: str) -> Database:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     elif url.startswith("postgresql+asyncpg"):
+        # A pool as large as the concurrency it serves: connections returned to a full
+        # pool are closed, and a new asyncpg connection costs ~10 ms (measured:
+        # docs/performance.md). No pre-ping (one more round trip per checkout): a
+        # connection the server dropped fails its statement once and the pool is
+        # invalidated (SQLAlchemy's disconnect handling); recycled after an hour.
         engine = create_async_engine(
             url,
-            pool_size=10,
-            max_overflow=20,
-            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_recycle=3600,
             connect_args={"server_settings": {"application_name": "regd"}},
         )
     else:

@@ -10,7 +10,6 @@ replica's change is never returned after it. With SQLite one process owns the da
 from __future__ import annotations
 
 from regd.db.engine import Database
-from regd.db.sql import read_generation
 
 
 class Generation:
@@ -21,8 +20,8 @@ class Generation:
         self.shared = db.is_postgresql
 
     async def current(self) -> int | None:
-        """The counter as committed now (PostgreSQL; one primary-key read), None with SQLite."""
-        if not self.shared:
+        """The counter as committed when the current request arrived, or later (PostgreSQL:
+        a batched read, see :mod:`regd.db.fresh`); None with SQLite."""
+        if self._db.fresh is None:
             return None
-        async with self._db.read() as conn:
-            return await read_generation(conn, self.name)
+        return await self._db.fresh.generation(self.name)

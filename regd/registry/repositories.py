@@ -45,18 +45,12 @@ class Repositories:
 
     async def ref(self, name: str) -> RepositoryRef | None:
         """The repository's id (and generation on PostgreSQL), or None when it does not exist."""
-        if not self._shared:
+        if self._db.fresh is None:
             found = await self.id_of(name)
             return None if found is None else RepositoryRef(found, None)
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(repositories.c.id, repositories.c.generation).where(
-                        repositories.c.name == name
-                    )
-                )
-            ).first()
-        return None if row is None else RepositoryRef(int(row.id), int(row.generation))
+        # As committed when the request arrived, or later: batched (regd.db.fresh).
+        row = await self._db.fresh.ref(name)
+        return None if row is None else RepositoryRef(*row)
 
     async def require_ref(self, name: str) -> RepositoryRef:
         """Like :meth:`ref`; NAME_UNKNOWN when the repository does not exist."""

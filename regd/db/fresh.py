@@ -1,0 +1,184 @@
+"""PostgreSQL: the shared state a request must read fresh, in one batched round trip.
+
+Replica caches (:class:`regd.caching.Cache`) are checked against generations: the rows of
+``generations`` (``auth``, ``remotes``) and each repository's ``generation`` column. A
+request must not see them older than it is: whatever another replica had committed when
+this request arrived must show. Reading them costs a round trip each, and on a busy
+machine a round trip to PostgreSQL is most of what a cached read costs.
+
+So they are read together, and shared: one statement reads every generation and the rows
+of the repositories the waiting requests name (``SELECT ... UNION ALL ...``). A request
+uses a snapshot whose statement was sent *after* the request arrived — never one already
+under way when it came — and keeps it for the rest of the request (a contextvar that the
+HTTP layer opens with :func:`begin_request`, naming the repository it is about). While
+``MAX_IN_FLIGHT`` statements are under way, the requests that arrive queue for the next
+one, which serves them all: under load one round trip per many requests instead of
+several per request. A write by the request itself
+(:meth:`regd.db.engine.Database.write`) drops its snapshot: what it reads next is read
+after its own change.
+
+Outside a request (background tasks, ``regd gc``, tests) a read is served by a statement
+sent after the call. SQLite does not use any of this: one process owns the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from regd.db.schema import generations, repositories
+
+if TYPE_CHECKING:
+    from regd.db.engine import Database
+
+#: A repository row: (id, generation).
+Row = tuple[int, int]
+#: Statements under way at a time: a request waits for at most one to finish before its
+#: own is sent.
+MAX_IN_FLIGHT: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    #: The event-loop time at which its statement was sent.
+    started: float
+    generations: dict[str, int]
+    #: Every name asked for: its row, or None when there is no such repository.
+    refs: dict[str, Row | None]
+
+
+@dataclass(slots=True)
+class _Request:
+    since: float
+    names: frozenset[str]
+    snapshot: Snapshot | None = None
+
+
+_request: contextvars.ContextVar[_Request | None] = contextvars.ContextVar(
+    "regd_fresh_request", default=None
+)
+
+
+def begin_request(names: Iterable[str] = ()) -> None:
+    """A request arrived (HTTP layer; in its own task): what it reads of the shared state
+    is at least as recent as now. ``names``: the repositories it is about."""
+    _request.set(_Request(asyncio.get_running_loop().time(), frozenset(names)))
+
+
+def wrote() -> None:
+    """The current request committed a change: its later reads must see it."""
+    request = _request.get()
+    if request is not None:
+        request.since = asyncio.get_running_loop().time()
+        request.snapshot = None
+
+
+@dataclass(slots=True)
+class _Batch:
+    names: set[str]
+    future: asyncio.Future[Snapshot]
+    started: float = field(default=-1.0)
+
+
+_NAMES = sa.bindparam("names", type_=postgresql.ARRAY(sa.String))
+_QUERY = sa.union_all(
+    sa.select(
+        sa.literal("g").label("kind"),
+        generations.c.name,
+        generations.c.value,
+        sa.cast(sa.null(), sa.BigInteger).label("id"),
+    ),
+    sa.select(
+        sa.literal("r"),
+        repositories.c.name,
+        repositories.c.generation,
+        repositories.c.id,
+    ).where(repositories.c.name == sa.any_(_NAMES)),
+)
+
+
+class FreshReads:
+    """One process's batched reads of generations and repository rows (PostgreSQL)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._running: list[_Batch] = []
+        self._next: _Batch | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.statements = 0  # statements sent (tests, docs/performance.md)
+
+    async def generation(self, name: str) -> int:
+        """A ``generations`` row as committed when the current request arrived (or later);
+        0 when it was never bumped."""
+        return (await self._snapshot(())).generations.get(name, 0)
+
+    async def ref(self, name: str) -> Row | None:
+        """``(id, generation)`` of repository ``name``, likewise; None when it does not exist."""
+        return (await self._snapshot((name,))).refs[name]
+
+    async def _snapshot(self, names: tuple[str, ...]) -> Snapshot:
+        loop = asyncio.get_running_loop()
+        request = _request.get()
+        if request is None:
+            since, wanted = loop.time(), set(names)
+        else:
+            held = request.snapshot
+            if held is not None and all(name in held.refs for name in names):
+                return held
+            since, wanted = request.since, set(names) | request.names
+        joined = next((b for b in self._running if b.started >= since and wanted <= b.names), None)
+        if joined is not None:
+            future = joined.future
+        else:
+            waiting = self._next
+            if waiting is None:
+                waiting = self._next = _Batch(set(), loop.create_future())
+            waiting.names |= wanted
+            future = waiting.future
+            if len(self._running) < MAX_IN_FLIGHT:
+                self._start()
+        snapshot = await asyncio.shield(future)
+        if request is not None and snapshot.started >= request.since:
+            request.snapshot = snapshot
+        return snapshot
+
+    def _start(self) -> None:
+        batch, self._next = self._next, None
+        if batch is None:
+            return
+        batch.started = asyncio.get_running_loop().time()
+        self._running.append(batch)
+        task = asyncio.get_running_loop().create_task(self._read(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read(self, batch: _Batch) -> None:
+        try:
+            self.statements += 1
+            async with self._db.read() as conn:
+                rows = (await conn.execute(_QUERY, {"names": sorted(batch.names)})).all()
+        except BaseException as error:
+            if not batch.future.done():
+                batch.future.set_exception(error)
+                batch.future.exception()  # retrieved: its waiters may all have gone
+            if not isinstance(error, Exception):
+                raise
+        else:
+            found: dict[str, int] = {}
+            refs: dict[str, Row | None] = dict.fromkeys(batch.names)
+            for kind, name, value, row_id in rows:
+                if kind == "g":
+                    found[name] = int(value)
+                else:
+                    refs[name] = (int(row_id), int(value))
+            batch.future.set_result(Snapshot(batch.started, found, refs))
+        finally:
+            self._running.remove(batch)
+            if self._next is not None:
+                self._start()
