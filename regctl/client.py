@@ -11,10 +11,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from regctl import __version__
-from regctl.config import IDENTITY_TOKEN_USER, Credentials, Target
+from regctl.credential_stores import IDENTITY_TOKEN_USER, Credentials
 from regctl.errors import NotFound, ServerError, Unauthorized, Unreachable, UsageError
 from regctl.paths import API
 from regctl.runtime import debug
+from regctl.target import Target
 
 if TYPE_CHECKING:
     import httpx

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from regctl import __version__
 
 if TYPE_CHECKING:
-    from regctl.config import Credentials
+    from regctl.credential_stores import Credentials
 
 NOT_FOUND = "credentials not found in native keychain"
 USAGE = "usage: docker-credential-regctl get|store|erase|list|version"
@@ -47,7 +47,8 @@ def _read_server() -> str:
 
 
 def _from_environment(host: str) -> Credentials | None:
-    from regctl.config import Credentials, normalize_server, registry_host
+    from regctl.config import normalize_server, registry_host
+    from regctl.credential_stores import Credentials
     from regctl.runtime import env
 
     server = env("REGCTL_SERVER")
@@ -90,16 +91,8 @@ def _with_username(credentials: Credentials, username: str | None) -> Credential
 
 
 def store() -> None:
-    from regctl.config import (
-        IDENTITY_TOKEN_USER,
-        Config,
-        Context,
-        Credentials,
-        context_name,
-        normalize_server,
-        registry_host,
-        store_credentials,
-    )
+    from regctl.config import Config, Context, context_name, normalize_server, registry_host
+    from regctl.credential_stores import IDENTITY_TOKEN_USER, Credentials, store_credentials
 
     try:
         entry: Any = json.loads(sys.stdin.read())

@@ -29,7 +29,7 @@ STRONGBOX_PANEL = "Strongbox and remote registries"
 def connect(options: Globals) -> Api:
     """A client for the server and credentials these options resolve to."""
     from regctl.client import Api
-    from regctl.config import resolve
+    from regctl.target import resolve
 
     return Api(resolve(options.server))
 

@@ -122,15 +122,15 @@ def _emit_secret(
     client_id, secret = str(client["id"]), str(client["secret"])
     host = registry or registry_host(server)
     if fmt is SecretFormat.docker_config:
-        from regctl.credentials import docker_config, dumps_config
+        from regctl.credential_formats import docker_config, dumps_config
 
         sys.stdout.write(dumps_config(docker_config(host, client_id, secret)))
     elif fmt is SecretFormat.k8s_secret:
-        from regctl.credentials import k8s_secret
+        from regctl.credential_formats import k8s_secret
 
         sys.stdout.write(k8s_secret(secret_name or client_id, host, client_id, secret))
     elif fmt is SecretFormat.env:
-        from regctl.credentials import env_lines
+        from regctl.credential_formats import env_lines
 
         sys.stdout.write(env_lines(server, client_id, secret))
     else:
@@ -266,8 +266,9 @@ def clients_credentials(
 def _check_secret(options: Globals, client_id: str, secret: str) -> str:
     """The server, once its /v2/ takes ``client_id`` with ``secret``."""
     from regctl.client import Api, problem_message
-    from regctl.config import Credentials, Target, resolve
+    from regctl.credential_stores import Credentials
     from regctl.errors import Unauthorized
+    from regctl.target import Target, resolve
 
     target = resolve(options.server)
     robot = Target(target.server, Credentials(username=client_id, password=secret), None)

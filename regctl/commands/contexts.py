@@ -13,7 +13,8 @@ from regctl.options import Globals, common_options, say
 from regctl.output import Column, emit
 
 if TYPE_CHECKING:
-    from regctl.config import Config, Context, Target
+    from regctl.config import Config, Context
+    from regctl.target import Target
 
 PANEL = "Contexts and login"
 CONTEXT_COLUMNS = (
@@ -93,7 +94,7 @@ def revoke_token(target: Target) -> None:
 def forget_credentials(config: Config, context: Context) -> bool:
     """Revoke the context's login token (if it has one) and remove its stored credentials;
     whether there were any."""
-    from regctl.config import Target
+    from regctl.target import Target
 
     store = config.store(context)
     credentials = store.get(context.name)

@@ -23,7 +23,9 @@ from regctl.errors import ServerError, Unauthorized, UsageError
 from regctl.options import Globals, common_options, env, say
 
 if TYPE_CHECKING:
-    from regctl.config import Config, Context, Credentials, Target
+    from regctl.config import Config, Context
+    from regctl.credential_stores import Credentials
+    from regctl.target import Target
 
 registry_app = typer.Typer(
     help="Hand the login to docker: registry login.", no_args_is_help=True, rich_markup_mode=None
@@ -76,7 +78,9 @@ def login(
     config (mode 0600); regctl says which. The context is named after URL's
     host[:port].
     """
-    from regctl.config import Credentials, Target, normalize_server
+    from regctl.config import normalize_server
+    from regctl.credential_stores import Credentials
+    from regctl.target import Target
 
     server = normalize_server(url)
     user = _username(username, password_stdin)
@@ -154,7 +158,9 @@ def _login_token(target: Target, ttl: str) -> dict[str, Any]:
 def _store_login(server: str, user: str, token: dict[str, Any]) -> tuple[str, str]:
     """Store the token as the login of ``server``'s context and make that context current;
     the token it replaces is revoked. The context's name and where the token went."""
-    from regctl.config import Context, Credentials, Target, context_name, store_credentials
+    from regctl.config import Context, context_name
+    from regctl.credential_stores import Credentials, store_credentials
+    from regctl.target import Target
 
     config = load_config()
     name = context_name(server)
@@ -243,7 +249,7 @@ def whoami(
 
 def _logged_in(server: str | None) -> Target:
     """The target of ``server``, which must come with credentials."""
-    from regctl.config import resolve
+    from regctl.target import resolve
 
     target = resolve(server)
     if target.credentials is None:
@@ -303,7 +309,7 @@ def _docker_credentials(target: Target, ttl: str) -> tuple[str, str]:
     import socket
 
     from regctl.client import Api
-    from regctl.config import IDENTITY_TOKEN_USER
+    from regctl.credential_stores import IDENTITY_TOKEN_USER
 
     credentials = target.credentials
     assert credentials is not None
@@ -322,7 +328,8 @@ def _docker_credentials(target: Target, ttl: str) -> tuple[str, str]:
 def _check_on_v2(server: str, user: str, secret: str) -> None:
     """``GET /v2/`` as docker will: the token must be let in."""
     from regctl.client import Api, problem_message
-    from regctl.config import Credentials, Target
+    from regctl.credential_stores import Credentials
+    from regctl.target import Target
 
     with Api(Target(server, Credentials(username=user, password=secret), None)) as api:
         response = api.send("GET", "/v2/")
@@ -333,7 +340,7 @@ def _check_on_v2(server: str, user: str, secret: str) -> None:
 def _give_docker(host: str, user: str, secret: str, to: str | None) -> None:
     """Merge the docker config entry into ``to`` (default docker's config.json), or print
     it when ``to`` is ``-``."""
-    from regctl.credentials import (
+    from regctl.credential_formats import (
         docker_config,
         docker_config_path,
         dumps_config,

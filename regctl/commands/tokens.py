@@ -141,7 +141,7 @@ def _show_token(options: Globals, fmt: TokenFormat | None, ttl: str | None) -> N
         data = {"access_token": token, "token_type": "Bearer", "expires_at": expires}
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif fmt is TokenFormat.docker_config:
-        from regctl.credentials import docker_config, dumps_config
+        from regctl.credential_formats import docker_config, dumps_config
 
         user = principal_name(str(minted.get("principal", "")))
         sys.stdout.write(dumps_config(docker_config(registry_host(server), user, token)))

@@ -163,12 +163,12 @@ class FreshReads:
             self.statements += 1
             async with self._db.read() as conn:
                 rows = (await conn.execute(_QUERY, {"names": sorted(batch.names)})).all()
-        except BaseException as error:
-            if not batch.future.done():
-                batch.future.set_exception(error)
-                batch.future.exception()  # retrieved: its waiters may all have gone
-            if not isinstance(error, Exception):
-                raise
+        except Exception as error:
+            batch.future.set_exception(error)
+            batch.future.exception()  # retrieved: its waiters may all have gone
+        except BaseException:
+            batch.future.cancel()  # shutdown: its waiters are cancelled too
+            raise
         else:
             found: dict[str, int] = {}
             refs: dict[str, Row | None] = dict.fromkeys(batch.names)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from regctl.body import parse_body
-from regctl.config import Config, Context, Credentials, FileStore, normalize_server
+from regctl.config import Config, Context, normalize_server
+from regctl.credential_stores import Credentials, FileStore
 from regctl.errors import UsageError
 from regctl.paths import api_path, split_action
 
@@ -87,7 +88,7 @@ def test_credentials_stay_with_their_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stored login is only sent to the server it was made for."""
-    from regctl.config import resolve
+    from regctl.target import resolve
 
     config = Config(tmp_path / "config.yaml")
     config.contexts["a"] = Context("a", "http://127.0.0.1:7001", "alice")
@@ -108,7 +109,7 @@ def test_k8s_secret_is_what_kubectl_prints() -> None:
     """The bytes of ``kubectl create secret docker-registry pull --docker-server=127.0.0.1:5000
     --docker-username=cli-abcde --docker-password='s3cr:et' --dry-run=client -o yaml`` (less
     ``creationTimestamp: null``); test_identity.py compares with a live kubectl too."""
-    from regctl.credentials import k8s_secret
+    from regctl.credential_formats import k8s_secret
 
     assert k8s_secret("pull", "127.0.0.1:5000", "cli-abcde", "s3cr:et") == (
         "apiVersion: v1\n"
@@ -123,7 +124,7 @@ def test_k8s_secret_is_what_kubectl_prints() -> None:
 
 
 def test_go_json_escapes_as_go_does() -> None:
-    from regctl.credentials import go_json
+    from regctl.credential_formats import go_json
 
     assert go_json({"a": "<&>é\u2028"}) == '{"a":"\\u003c\\u0026\\u003eé\\u2028"}'
 
@@ -174,7 +175,7 @@ def test_no_keyring_on_the_fail_or_null_backend() -> None:
     import keyring
     from keyring.backends import fail, null
 
-    from regctl.config import working_keyring
+    from regctl.credential_stores import working_keyring
 
     for backend in (fail.Keyring(), null.Keyring()):
         keyring.set_keyring(backend)
