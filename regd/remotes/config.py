@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from regd.db import Database
 from regd.db.schema import registry_settings, remote_registries
 from regd.errors import RequestError
+from regd.registry.errors import RegistryError
 from regd.registry.names import validate_name
 from regd.strongbox.vaults import StrongboxError, Vaults
 
@@ -165,7 +166,7 @@ class Remotes:
         name = body.get("name") or default_alias(address)
         try:
             validate_name(name)
-        except Exception:
+        except (RegistryError, TypeError):
             raise RemoteError(
                 400, f"name {name!r} is not a valid repository-name component"
             ) from None

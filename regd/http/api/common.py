@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from regd.http.api.validation import BODY, read_json
 from regd.http.errors import Problem
 
 PRINCIPAL_KINDS = ("user", "api-client")
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The JSON object in the body; 400 when it is not one."""
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Problem(400, f"the body is not valid JSON: {error}") from None
+    """The body, as checked against the route's schema before the handler ran
+    (:mod:`regd.http.api.validation`); read here for a route without a schema."""
+    body = request.get(BODY)
+    if body is None:
+        body = await read_json(request)
     if not isinstance(body, dict):
         raise Problem(400, "the body must be a JSON object")
     return body
