@@ -7,18 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
-from regd.http.api.validation import BODY, read_json
+from regd.http.api.validation import checked_body
 from regd.http.errors import Problem
 
 PRINCIPAL_KINDS = ("user", "api-client")
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The body, as checked against the route's schema before the handler ran
-    (:mod:`regd.http.api.validation`); read here for a route without a schema."""
-    body = request.get(BODY)
-    if body is None:
-        body = await read_json(request)
+    """The body: a JSON object of the route's schema (:mod:`regd.http.api.validation`)."""
+    body = await checked_body(request)
     if not isinstance(body, dict):
         raise Problem(400, "the body must be a JSON object")
     return body

@@ -119,6 +119,8 @@ _REMOTE = {
     },
     "required": ["address"],
 }
+#: PUT names the address in its path: the body need not repeat it.
+_REMOTE_PUT = {key: value for key, value in _REMOTE.items() if key != "required"}
 _SETTINGS = {
     "type": "object",
     "properties": {
@@ -178,7 +180,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         "image-registry",
         {200: "stored", 400: "invalid", **DENIED},
         _REMOTE,
-        _REMOTE,
+        _REMOTE_PUT,
     ),
     ApiRoute(
         "DELETE",

@@ -1,9 +1,11 @@
-"""Reading and validating a management-API request body, once, for every route.
+"""Reading and validating a management-API request body: once, the same way for every route.
 
-Each route's ``request_schema`` (the one its OpenAPI document publishes) is compiled once;
-a body that is too large, not JSON, or not of that schema is refused before the handler
-runs: 413 or a 400 problem+json that names the field. Handlers read the checked body
-with :func:`regd.http.api.common.json_body`.
+Each route's ``request_schema`` (the one its OpenAPI document publishes) is compiled once,
+when the routes are added; :func:`regd.http.api.common.json_body` reads the body and checks
+it against that schema. A body that is too large, not JSON, or not of the schema is
+refused — 413, or a 400 problem+json that names the field — before a handler sees it.
+Handlers read the body after their authorization check, so a caller who may not call a
+route learns nothing from a body error.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from regd.http.api.routes import ApiRoute, Handler
 from regd.http.errors import Problem
 from regd.http.limits import API_BODY, BodyTooLarge, read_at_most
 
-#: The checked body of a request, set before its handler runs.
-BODY: Final = "regd.api.body"
+#: The compiled schema of the route a request matched.
+_VALIDATOR: Final = "regd.api.validator"
 
 
 async def read_json(request: web.Request, limit: int = API_BODY) -> Any:
@@ -35,6 +37,17 @@ async def read_json(request: web.Request, limit: int = API_BODY) -> Any:
         raise Problem(400, f"the body is not valid JSON: {error}") from None
     except (ValueError, RecursionError):  # 5,000-digit integers; [[[[... nested too deep
         raise Problem(400, "the body is not valid JSON: a number or nesting too large") from None
+
+
+async def checked_body(request: web.Request) -> Any:
+    """The body, read and checked against the schema of the route (if it has one)."""
+    body = await read_json(request)
+    validator = request.get(_VALIDATOR)
+    if isinstance(validator, Draft202012Validator):
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise Problem(400, _message(errors[0]))
+    return body
 
 
 def _where(error: ValidationError) -> str:
@@ -55,7 +68,7 @@ def _message(error: ValidationError) -> str:
 
 
 def validated(route: ApiRoute) -> Handler:
-    """``route.handler``, behind a check of the body against ``route.request_schema``."""
+    """``route.handler``, its request carrying the compiled ``route.request_schema``."""
     schema = route.request_schema
     if schema is None:
         return route.handler
@@ -63,12 +76,8 @@ def validated(route: ApiRoute) -> Handler:
     validator = Draft202012Validator(schema)
     handler = route.handler
 
-    async def checked(request: web.Request) -> web.StreamResponse:
-        body = await read_json(request)
-        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-        if errors:
-            raise Problem(400, _message(errors[0]))
-        request[BODY] = body
+    async def with_schema(request: web.Request) -> web.StreamResponse:
+        request[_VALIDATOR] = validator
         return await handler(request)
 
-    return checked
+    return with_schema
