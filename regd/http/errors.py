@@ -107,12 +107,18 @@ def _failure(request: web.Request, code: ErrorCode, message: str, rid: str) -> w
 
 
 def _http_error(request: web.Request, http_error: web.HTTPException) -> web.StreamResponse:
+    """aiohttp's own refusals (no route, wrong method, body too large) in our formats,
+    keeping their headers (``Allow`` on a 405)."""
+    headers = {key: value for key, value in http_error.headers.items() if key == "Allow"}
+    detail = http_error.reason
+    if http_error.status == 413:
+        detail = http_error.text or detail
     if request.path.startswith("/api/"):
-        return problem(http_error.status, http_error.text or http_error.reason)
+        return problem(http_error.status, detail, headers)
     code = _HTTP_CODES.get(http_error.status)
     if code is None:
         raise http_error
-    return oci_error(RegistryError(code, http_error.text or http_error.reason))
+    return oci_error(RegistryError(code, detail, headers=headers))
 
 
 def _os_error(request: web.Request, error: OSError) -> web.StreamResponse:
