@@ -18,7 +18,7 @@ from regd.auth.identities import Identities
 from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
-from regd.http import api, health, oci, token
+from regd.http import api, health, oci, parser_log, token
 from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
@@ -107,6 +107,7 @@ async def _collect_garbage(registry: Registry, settings: Settings, metrics: Metr
 
 
 def build_app(settings: Settings) -> web.Application:
+    parser_log.install()
     metrics = create_metrics()  # per application: apps in one process share nothing
     app = web.Application(
         middlewares=[

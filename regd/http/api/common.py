@@ -9,6 +9,7 @@ from aiohttp import web
 
 from regd.http.api.validation import checked_body
 from regd.http.errors import Problem
+from regd.http.keys import ACCESS
 
 PRINCIPAL_KINDS = ("user", "api-client")
 
@@ -19,6 +20,16 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Problem(400, "the body must be a JSON object")
     return body
+
+
+async def check_policies(request: web.Request, names: list[str] | None) -> None:
+    """400 when a body names a policy that does not exist (before anything is stored)."""
+    if not names:
+        return
+    known = {policy.name for policy in await request.app[ACCESS].grants.policies()}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise Problem(400, f"unknown policies: {', '.join(map(str, unknown))}")
 
 
 def field(
