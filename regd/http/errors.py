@@ -76,8 +76,24 @@ _HTTP_CODES = {
 }
 #: ENOSPC and EDQUOT: the data file system (or the user's quota on it) is full.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
-#: What a database that cannot be reached (or answer) raises through SQLAlchemy.
-_DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+#: Database errors that are bugs or bad data, not an outage (the rest of DBAPIError is:
+#: refused or lost connections, a database not accepting connections, I/O errors).
+_DATABASE_BUGS = (
+    sa_exc.IntegrityError,
+    sa_exc.ProgrammingError,
+    sa_exc.DataError,
+    sa_exc.NotSupportedError,
+)
+
+
+def _database_down(error: Exception) -> str | None:
+    """The driver's one-line reason when ``error`` is a database outage, else None."""
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection came free
+        return "timed out waiting for a connection"
+    if isinstance(error, sa_exc.DBAPIError) and not isinstance(error, _DATABASE_BUGS):
+        # The driver's message, not the statement and its parameters (they may hold secrets).
+        return str(error.orig).splitlines()[0][:200] if error.orig else type(error).__name__
+    return None
 
 
 def request_id() -> str:
@@ -154,19 +170,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _http_error(request, http_error)
     except OSError as error:
         return _os_error(request, error)
-    except _DATABASE_DOWN as error:
-        rid = request_id()
-        # The driver's message, not the statement and its parameters (they may hold secrets).
-        log.error(
-            "%s %s: database unavailable [request %s]: %s",
-            request.method,
-            request.path,
-            rid,
-            type(getattr(error, "orig", None) or error).__name__,
-        )
-        return _failure(request, ErrorCode.UNAVAILABLE, "database unavailable", rid)
     except Exception as error:
         rid = request_id()
+        reason = _database_down(error)
+        if reason is not None:
+            log.error(
+                "%s %s: database unavailable [request %s]: %s",
+                request.method,
+                request.path,
+                rid,
+                reason,
+            )
+            return _failure(request, ErrorCode.UNAVAILABLE, "database unavailable", rid)
         log.error(
             "%s %s: internal error [request %s]: %r at %s",
             request.method,
