@@ -18,12 +18,13 @@ from regd.auth.identities import Identities
 from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
-from regd.http import api, health, oci, token
+from regd.http import api, health, oci, parser_log, token
 from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
 from regd.http.fresh import fresh_reads_middleware
 from regd.http.keys import ACCESS, PULLTHROUGH, REGISTRY, REMOTES, SETTINGS, STRONGBOX
+from regd.http.limits import READ_WHOLE
 from regd.http.oci.access import access_middleware
 from regd.metrics import Metrics
 from regd.metrics import create as create_metrics
@@ -80,6 +81,12 @@ async def open_strongbox(database: Database, settings: Settings) -> Vaults:
 
 
 async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
+    try:
+        # Staged files of uploads that died with a crash; other replicas' in-flight ones
+        # (PostgreSQL) are recent and stay.
+        await registry.uploads.sweep_orphans(600.0 if registry.db.is_postgresql else 0.0)
+    except Exception:
+        log.exception("sweeping orphaned upload files failed")
     while True:
         try:
             await registry.uploads.expire(time.time() - settings.upload_ttl)
@@ -101,6 +108,7 @@ async def _collect_garbage(registry: Registry, settings: Settings, metrics: Metr
 
 
 def build_app(settings: Settings) -> web.Application:
+    parser_log.install()
     metrics = create_metrics()  # per application: apps in one process share nothing
     app = web.Application(
         middlewares=[
@@ -110,7 +118,9 @@ def build_app(settings: Settings) -> web.Application:
             access_middleware,
             api_auth_middleware,
         ],
-        client_max_size=1 << 30,
+        # What aiohttp reads whole (request.read(), request.post()); blob uploads stream,
+        # manifests and /api/v1 bodies have their own, smaller caps (regd/http/limits.py).
+        client_max_size=READ_WHOLE,
     )
     app[SETTINGS] = settings
     app[metrics_http.METRICS] = metrics
@@ -137,8 +147,10 @@ def build_app(settings: Settings) -> web.Application:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        with contextlib.suppress(Exception):
+        try:
             await cache.flush()  # the cache reads noted since the last batch
+        except Exception as error:  # shutting down regardless; say what was not recorded
+            log.warning("recording the pull-through cache's last reads failed: %r", error)
         await database.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -16,7 +16,7 @@ import jwt
 
 from regd.auth.capabilities import ADMIN, PULL
 from regd.auth.grants import Grants
-from regd.auth.identities import API_CLIENT_ID, Identities
+from regd.auth.identities import API_CLIENT_ID, Identities, IdentityError
 from regd.auth.principals import ANONYMOUS, Principal
 from regd.auth.signing import SigningKeys
 from regd.auth.throttle import LoginThrottle
@@ -175,15 +175,16 @@ class AccessController:
     ) -> tuple[Principal, float | None] | None:
         """The current state of a principal (it may have been deleted or expired since),
         and when it expires (API clients may)."""
+        # Only "no such principal" means no; a database failure is an outage, not a 401.
         if kind == "user":
             try:
                 user = await self.identities.user(principal_id)
-            except Exception:
+            except IdentityError:
                 return None
             return Principal("user", user.name, user.admin), None
         try:
             client = await self.identities.api_client(principal_id)
-        except Exception:
+        except IdentityError:
             return None
         if client.expired():
             return None
@@ -222,11 +223,15 @@ class AccessController:
             )
         return self.keys.sign(claims), now
 
-    def verify_jwt(self, token: str) -> tuple[Principal, dict[str, Any]] | None:
+    async def verify_jwt(self, token: str) -> tuple[Principal, dict[str, Any]] | None:
         """The principal and claims of a valid registry token (cached for its life)."""
         cached = self._jwt_cache.get(token)
         if cached is not None:
             return cached
+        if self.keys.needs_reload(token):
+            # Rotated by `regd rotate-keys` (or another replica): read the key files in a
+            # worker thread, not on the event loop.
+            await asyncio.to_thread(self.keys.load)
         try:
             claims = self.keys.verify(token, self.service)
         except jwt.InvalidTokenError:

@@ -103,6 +103,15 @@ class SigningKeys:
             claims, self._current.private, algorithm=ALGORITHM, headers={"kid": self._current.kid}
         )
 
+    def needs_reload(self, token: str) -> bool:
+        """Whether ``token`` names a key not loaded here and a re-read is due: the caller
+        runs :meth:`load` in a worker thread, off the event loop, before :meth:`verify`."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError:
+            return False
+        return isinstance(kid, str) and kid not in self._keys and self._reload_allowed()
+
     def verify(self, token: str, audience: str) -> dict[str, Any]:
         """The claims of a valid, unexpired token; raises ``jwt.InvalidTokenError`` otherwise."""
         kid = jwt.get_unverified_header(token).get("kid")

@@ -62,7 +62,7 @@ async def authenticate(request: web.Request) -> Credentials:
             if principal is None:
                 raise BadCredentials("invalid, expired or revoked token")
             return Credentials(principal, "bearer-token")
-        verified = access.verify_jwt(token)
+        verified = await access.verify_jwt(token)
         if verified is None:
             raise BadCredentials("invalid or expired registry token")
         return Credentials(verified[0], "bearer-jwt", verified[1])

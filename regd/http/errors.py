@@ -5,12 +5,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import traceback
+import uuid
 from http import HTTPStatus
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy import exc as sa_exc
 
 from regd.errors import RequestError
 from regd.registry.errors import ErrorCode, RegistryError
@@ -65,7 +69,86 @@ def _problem_detail(error: RegistryError) -> str:
     return error.message
 
 
-_HTTP_CODES = {404: ErrorCode.NAME_UNKNOWN, 405: ErrorCode.UNSUPPORTED}
+_HTTP_CODES = {
+    404: ErrorCode.NAME_UNKNOWN,
+    405: ErrorCode.UNSUPPORTED,
+    413: ErrorCode.MANIFEST_TOO_LARGE,
+}
+#: ENOSPC and EDQUOT: the data file system (or the user's quota on it) is full.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: Database errors that are bugs or bad data, not an outage (the rest of DBAPIError is:
+#: refused or lost connections, a database not accepting connections, I/O errors).
+_DATABASE_BUGS = (
+    sa_exc.IntegrityError,
+    sa_exc.ProgrammingError,
+    sa_exc.DataError,
+    sa_exc.NotSupportedError,
+)
+
+
+def _database_down(error: Exception) -> str | None:
+    """The driver's one-line reason when ``error`` is a database outage, else None."""
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection came free
+        return "timed out waiting for a connection"
+    if isinstance(error, sa_exc.DBAPIError) and not isinstance(error, _DATABASE_BUGS):
+        # The driver's message, not the statement and its parameters (they may hold secrets).
+        return str(error.orig).splitlines()[0][:200] if error.orig else type(error).__name__
+    return None
+
+
+def request_id() -> str:
+    """A short id that ties a client's error body to the one log line about it."""
+    return uuid.uuid4().hex[:16]
+
+
+def _where(error: BaseException) -> str:
+    """``file.py:123`` of the innermost frame: enough to find a bug from one log line."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/', 1)[-1]}:{last.lineno}"
+
+
+def _failure(request: web.Request, code: ErrorCode, message: str, rid: str) -> web.Response:
+    """A 5xx that names its request id in the body and in ``X-Request-Id``."""
+    headers = {"X-Request-Id": rid}
+    if request.path.startswith("/api/"):
+        response = problem(code.status, f"{message} (request id {rid})", headers)
+    else:
+        response = oci_error(
+            RegistryError(code, message, detail={"request-id": rid}, headers=headers)
+        )
+    return response
+
+
+def _http_error(request: web.Request, http_error: web.HTTPException) -> web.StreamResponse:
+    """aiohttp's own refusals (no route, wrong method, body too large) in our formats,
+    keeping their headers (``Allow`` on a 405)."""
+    headers = {key: value for key, value in http_error.headers.items() if key == "Allow"}
+    detail = http_error.reason
+    if http_error.status == 413:
+        detail = http_error.text or detail
+    if request.path.startswith("/api/"):
+        return problem(http_error.status, detail, headers)
+    code = _HTTP_CODES.get(http_error.status)
+    if code is None:
+        raise http_error
+    return oci_error(RegistryError(code, detail, headers=headers))
+
+
+def _os_error(request: web.Request, error: OSError) -> web.StreamResponse:
+    rid = request_id()
+    where = f"{request.method} {request.path}"
+    if error.errno in _DISK_FULL:
+        log.error("%s: disk full [request %s]: %s", where, rid, error.strerror or error)
+        return _failure(request, ErrorCode.DISK_FULL, ErrorCode.DISK_FULL.message, rid)
+    if request.transport is None or request.transport.is_closing():
+        # Nobody is left to answer; whatever was staged stays invisible.
+        log.info("%s: client went away: %s", where, error)
+        return _render(request, RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, "incomplete body"))
+    log.error("%s: I/O failed [request %s]: %r at %s", where, rid, error, _where(error))
+    return _failure(request, ErrorCode.UNAVAILABLE, "storage or database unavailable", rid)
 
 
 @web.middleware
@@ -84,19 +167,27 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as http_error:
         if http_error.status < 400:
             raise
-        if request.path.startswith("/api/"):
-            return problem(http_error.status, http_error.reason)
-        code = _HTTP_CODES.get(http_error.status)
-        if code is None or not request.path.startswith("/v2/"):
-            raise
-        return oci_error(RegistryError(code, http_error.reason))
+        return _http_error(request, http_error)
     except OSError as error:
-        if request.transport is None or request.transport.is_closing():
-            # Nobody is left to answer; whatever was staged stays invisible.
-            log.info("%s %s: client went away: %s", request.method, request.path, error)
-            return _render(request, RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, "incomplete body"))
-        log.exception("%s %s failed", request.method, request.path)
-        return _render(request, RegistryError(ErrorCode.UNAVAILABLE, "internal error"))
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        return _render(request, RegistryError(ErrorCode.UNAVAILABLE, "internal error"))
+        return _os_error(request, error)
+    except Exception as error:
+        rid = request_id()
+        reason = _database_down(error)
+        if reason is not None:
+            log.error(
+                "%s %s: database unavailable [request %s]: %s",
+                request.method,
+                request.path,
+                rid,
+                reason,
+            )
+            return _failure(request, ErrorCode.UNAVAILABLE, "database unavailable", rid)
+        log.error(
+            "%s %s: internal error [request %s]: %r at %s",
+            request.method,
+            request.path,
+            rid,
+            error,
+            _where(error),
+        )
+        return _failure(request, ErrorCode.INTERNAL, "internal error", rid)

@@ -18,6 +18,7 @@ from regd.auth.capabilities import DELETE, PULL, PUSH
 from regd.auth.principals import Principal
 from regd.http.authn import BadCredentials, authenticate, source_of
 from regd.http.keys import ACCESS, SETTINGS
+from regd.http.limits import TOKEN_BODY
 
 _REPOSITORY_ACTIONS = (PULL, PUSH, DELETE)
 
@@ -115,6 +116,11 @@ async def get_token(request: web.Request) -> web.Response:
 
 
 async def post_token(request: web.Request) -> web.Response:
+    length = request.content_length
+    if length is not None and length > TOKEN_BODY:
+        # Anonymous callers reach this: never read a large body whole (a chunked one is
+        # capped by the application's READ_WHOLE).
+        return _oauth_error(413, "invalid_request", f"the body must be at most {TOKEN_BODY} bytes")
     form = await request.post()
     fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
     bad_service = _check_service(request, fields.get("service"))

@@ -38,6 +38,10 @@ class ErrorCode(enum.Enum):
     MANIFEST_TOO_LARGE = ("SIZE_INVALID", 413, "manifest too large")
     PAGINATION_INVALID = ("PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested")
     UNAVAILABLE = ("UNAVAILABLE", 503, "service unavailable")
+    #: A bug in regd, not a reason to retry (Docker's registry answers 500 UNKNOWN too).
+    INTERNAL = ("UNKNOWN", 500, "internal error")
+    #: The data file system has no space left (ENOSPC, EDQUOT).
+    DISK_FULL = ("UNKNOWN", 507, "disk full: the registry has no space left to store this")
 
     def __init__(self, wire: str, status: int, message: str) -> None:
         self.wire = wire

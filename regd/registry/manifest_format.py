@@ -12,6 +12,8 @@ from regd.registry.names import Digest
 
 #: The largest manifest accepted (the spec's suggested minimum limit).
 MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
+#: A descriptor's size is an int64 (the spec); the database stores it as one.
+MAX_SIZE: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,18 @@ def _invalid(message: str) -> RegistryError:
     return RegistryError(ErrorCode.MANIFEST_INVALID, message)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing duplicate keys: two parsers must not read two manifests."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key[:100]!r}")
+            seen.add(key)
+    return document
+
+
 def _descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(value, dict):
         raise _invalid(f"{where} is not a descriptor object")
@@ -48,8 +62,8 @@ def _descriptor(value: Any, where: str) -> Descriptor:
         raise _invalid(f"{where}.mediaType is missing")
     if not isinstance(digest, str):
         raise _invalid(f"{where}.digest is missing")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise _invalid(f"{where}.size is missing or negative")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
+        raise _invalid(f"{where}.size is missing, negative or beyond int64")
     try:
         parsed_digest = Digest.parse(digest)
     except RegistryError:
@@ -84,9 +98,13 @@ def parse_manifest(content: bytes, content_type: str | None) -> ParsedManifest:
             ErrorCode.MANIFEST_TOO_LARGE, f"manifest exceeds {MAX_MANIFEST_SIZE} bytes"
         )
     try:
-        document = json.loads(content)
+        document = json.loads(content, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise _invalid(f"manifest is not valid JSON: {error}") from None
+    except RecursionError:
+        raise _invalid("manifest is not valid JSON: nested too deeply") from None
+    except ValueError as error:  # a number of thousands of digits; a duplicate key
+        raise _invalid(f"manifest is not valid JSON: {str(error)[:200]}") from None
     if not isinstance(document, dict):
         raise _invalid("manifest is not a JSON object")
     media_type = _media_type(document, content_type)

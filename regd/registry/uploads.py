@@ -229,6 +229,25 @@ class Uploads:
             log.info("expired %d stale upload(s)", expired)
         return expired
 
+    async def sweep_orphans(self, grace: float) -> int:
+        """At start-up: delete staged files that no upload session owns (monolithic uploads
+        and sessions that died with a crash), untouched for ``grace`` seconds; how many.
+
+        One regd owns a SQLite database, so nothing is in flight at its start (grace 0); on
+        PostgreSQL another replica may be receiving a monolithic upload (no session row)."""
+        async with self._db.read() as conn:
+            owned = set((await conn.scalars(sa.select(uploads.c.id))).all())
+        cutoff = now() - grace
+        removed = 0
+        async for upload_id, modified in self._store.list_uploads():
+            if upload_id in owned or upload_id in self._progress or modified > cutoff:
+                continue
+            await self._store.delete_upload(upload_id)
+            removed += 1
+        if removed:
+            log.info("removed %d staged upload file(s) of no upload session", removed)
+        return removed
+
 
 def _range_error(name: str, upload_id: str, size: int) -> RegistryError:
     return RegistryError(

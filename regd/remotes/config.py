@@ -23,6 +23,7 @@ from regd.db.generation import Generation
 from regd.db.schema import registry_settings, remote_registries
 from regd.db.sql import REMOTES_GENERATION, bump_generation
 from regd.errors import RequestError
+from regd.registry.errors import RegistryError
 from regd.registry.names import validate_name
 from regd.strongbox.vaults import StrongboxError, Vaults
 
@@ -178,7 +179,7 @@ class Remotes:
         name = body.get("name") or default_alias(address)
         try:
             validate_name(name)
-        except Exception:
+        except (RegistryError, TypeError):
             raise RemoteError(
                 400, f"name {name!r} is not a valid repository-name component"
             ) from None

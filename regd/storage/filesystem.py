@@ -68,10 +68,7 @@ class FilesystemStore:
         return self._blobs / algorithm / hexdigest[:2] / hexdigest
 
     async def stat(self, algorithm: str, hexdigest: str) -> int | None:
-        try:
-            return self._blob_path(algorithm, hexdigest).stat().st_size
-        except FileNotFoundError:
-            return None
+        return await asyncio.to_thread(_size, self._blob_path(algorithm, hexdigest))
 
     def local_path(self, algorithm: str, hexdigest: str) -> Path | None:
         return self._blob_path(algorithm, hexdigest)
@@ -84,7 +81,7 @@ class FilesystemStore:
 
     async def delete(self, algorithm: str, hexdigest: str) -> bool:
         try:
-            self._blob_path(algorithm, hexdigest).unlink()
+            await asyncio.to_thread(self._blob_path(algorithm, hexdigest).unlink)
         except FileNotFoundError:
             return False
         return True
@@ -147,9 +144,9 @@ class FilesystemStore:
         return await asyncio.to_thread(purge)
 
     async def list_blobs(self) -> AsyncIterator[tuple[str, str]]:
-        for algorithm_dir in sorted(self._blobs.iterdir()):
-            for prefix in sorted(algorithm_dir.iterdir()):
-                for blob in sorted(prefix.iterdir()):
+        for algorithm_dir in await asyncio.to_thread(_entries, self._blobs):
+            for prefix in await asyncio.to_thread(_entries, algorithm_dir):
+                for blob in await asyncio.to_thread(_entries, prefix):
                     yield algorithm_dir.name, blob.name
 
     # -- uploads -------------------------------------------------------------
@@ -160,19 +157,14 @@ class FilesystemStore:
         return self._uploads / upload_id
 
     async def create_upload(self, upload_id: str) -> None:
-        self._upload_path(upload_id).touch(exist_ok=False)
+        await asyncio.to_thread(self._upload_path(upload_id).touch, exist_ok=False)
 
     async def upload_size(self, upload_id: str) -> int | None:
-        try:
-            return self._upload_path(upload_id).stat().st_size
-        except FileNotFoundError:
-            return None
+        return await asyncio.to_thread(_size, self._upload_path(upload_id))
 
     async def open_upload(self, upload_id: str) -> _FileUploadWriter:
         path = self._upload_path(upload_id)
-        file = await asyncio.to_thread(open, path, "r+b")
-        file.seek(0, os.SEEK_END)
-        return _FileUploadWriter(file)
+        return _FileUploadWriter(await asyncio.to_thread(_open_at_end, path))
 
     async def read_upload(self, upload_id: str, offset: int = 0) -> AsyncIterator[bytes]:
         async for chunk in _read_file(self._upload_path(upload_id), offset, None):
@@ -206,14 +198,42 @@ class FilesystemStore:
         os.replace(staged, target)
 
     async def delete_upload(self, upload_id: str) -> None:
-        self._upload_path(upload_id).unlink(missing_ok=True)
+        await asyncio.to_thread(self._upload_path(upload_id).unlink, missing_ok=True)
 
     async def list_uploads(self) -> AsyncIterator[tuple[str, float]]:
-        for entry in sorted(self._uploads.iterdir()):
-            try:
-                yield entry.name, entry.stat().st_mtime
-            except FileNotFoundError:
-                continue
+        for name, modified in await asyncio.to_thread(_modified_times, self._uploads):
+            yield name, modified
+
+
+# Filesystem calls run in worker threads (asyncio.to_thread): one slow disk, or an NFS
+# mount that hangs, must not stall every request on the event loop.
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def _entries(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir())
+
+
+def _open_at_end(path: Path) -> BinaryIO:
+    file = open(path, "r+b")  # noqa: SIM115 - closed by the writer
+    file.seek(0, os.SEEK_END)
+    return file
+
+
+def _modified_times(directory: Path) -> list[tuple[str, float]]:
+    found = []
+    for entry in sorted(directory.iterdir()):
+        try:
+            found.append((entry.name, entry.stat().st_mtime))
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def _put_back(moved: Path, path: Path) -> None:
@@ -225,7 +245,7 @@ def _put_back(moved: Path, path: Path) -> None:
 
 async def _read_file(path: Path, offset: int, length: int | None) -> AsyncIterator[bytes]:
     with await asyncio.to_thread(open, path, "rb") as file:
-        file.seek(offset)
+        await asyncio.to_thread(file.seek, offset)
         remaining = length
         while remaining is None or remaining > 0:
             size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)

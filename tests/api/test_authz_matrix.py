@@ -454,22 +454,24 @@ ROWS: tuple[Row, ...] = (
     on_api("401  401  403  403  403  403  401  401  ok", "DELETE",
            "/api/v1/role-bindings/{role}/{principal}/{namespace:.+}", unbind_role, 204),
 
-    # Strongbox: names for everyone signed in; values and writes need strongbox-read/-write
+    # Strongbox: deny by default. The listing shows only the vaults the caller may read
+    # (test_vault_listing_shows_only_readable_vaults); anything of a vault needs
+    # strongbox-read on it, writes strongbox-write
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _VAULTS,
            fixed("GET", _VAULTS), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "POST", _VAULTS,
            post(_VAULTS, {}, "name", "mxv-new-"), 201),
-    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _VAULTS + "/{vault}",
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", _VAULTS + "/{vault}",
            fixed("GET", f"{_VAULTS}/{VAULT}"), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "PUT", _VAULTS + "/{vault}",
            fixed("PUT", _VAULTS + "/mxv-put-{unique}", {}), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "DELETE", _VAULTS + "/{vault}",
            delete_vault, 204),
-    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _VAULTS + "/{vault}/secrets",
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", _VAULTS + "/{vault}/secrets",
            fixed("GET", f"{_VAULTS}/{VAULT}/secrets"), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "POST", _VAULTS + "/{vault}/secrets",
            post(f"{_VAULTS}/{VAULT}/secrets", {"data": {"key": "value"}}, "name", "new-"), 201),
-    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET",
+    on_api("401  401  403  403  403  403  401  401  ok", "GET",
            _VAULTS + "/{vault}/secrets/{secret}",
            fixed("GET", f"{_VAULTS}/{VAULT}/secrets/hub"), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "PUT",
@@ -484,18 +486,18 @@ ROWS: tuple[Row, ...] = (
            _VAULTS + "/{vault}/secrets/{secret}/k8s-secret",
            fixed("GET", f"{_VAULTS}/{VAULT}/secrets/hub/k8s-secret?server=mx.example"), 200),
 
-    # remote registries (pull-through) and their settings: everyone signed in reads, admins write
-    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _REMOTES,
+    # remote registries (pull-through), their settings and the cache: registry admins only
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", _REMOTES,
            fixed("GET", _REMOTES), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "POST", _REMOTES,
            post(_REMOTES, {}, "address", "mx-new-"), 201),
-    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _REMOTES + "/{address}",
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", _REMOTES + "/{address}",
            fixed("GET", f"{_REMOTES}/{REMOTE}"), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "PUT", _REMOTES + "/{address}",
            fixed("PUT", _REMOTES + "/mx-put-{unique}", {}), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "DELETE", _REMOTES + "/{address}",
            delete_remote, 204),
-    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _SETTINGS,
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", _SETTINGS,
            fixed("GET", _SETTINGS), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "POST", _SETTINGS,
            fixed("POST", _SETTINGS, {"tag-ttl": 300}), 200),
@@ -503,7 +505,7 @@ ROWS: tuple[Row, ...] = (
            fixed("PATCH", _SETTINGS, {"tag-ttl": 300}), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "PUT", _SETTINGS,
            fixed("PUT", _SETTINGS, {"tag-ttl": 300}), 200),
-    on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _CACHE,
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", _CACHE,
            fixed("GET", _CACHE), 200),
 
     # Prometheus metrics: registry admins only (unless metrics_public), answered as /api/v1/

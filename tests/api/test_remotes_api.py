@@ -191,7 +191,7 @@ def test_settings_merge_replace_and_validation(admin: httpx.Client) -> None:
         assert admin.put(SETTINGS, json={}).json() == DEFAULTS
 
 
-def test_only_registry_admins_write(server: RegdProcess, admin: httpx.Client) -> None:
+def test_only_registry_admins_read_or_write(server: RegdProcess, admin: httpx.Client) -> None:
     assert admin.post(REMOTES, json={"address": "guarded.example.com"}).status_code == 201
     puller = _user(admin, "remotes-puller", "registry-pull")
     pusher = _user(admin, "remotes-pusher", "registry-push")
@@ -199,10 +199,16 @@ def test_only_registry_admins_write(server: RegdProcess, admin: httpx.Client) ->
     try:
         for account in (puller, pusher, vault_admin):
             with server.client(auth=account) as http:
-                # Reading is for any authenticated caller.
-                assert http.get(REMOTES).status_code == 200
-                assert http.get(f"{REMOTES}/guarded.example.com").status_code == 200
-                assert http.get(SETTINGS).json() == DEFAULTS
+                # Deny by default: addresses and credential locations are for admins only.
+                reads = [
+                    http.get(REMOTES),
+                    http.get(f"{REMOTES}/guarded.example.com"),
+                    http.get(SETTINGS),
+                    http.get("/api/v1/image-registry/cache"),
+                ]
+                for response in reads:
+                    _problem(response, 403)
+                    assert "guarded" not in response.text
                 writes = [
                     http.post(REMOTES, json={"address": "sneaky.example.com"}),
                     http.put(f"{REMOTES}/guarded.example.com", json={"name": "mine"}),

@@ -112,14 +112,18 @@ def test_values_need_strongbox_read(box: RegdProcess) -> None:
         reader = _user(admin, "vault-reader", ["strongbox-read"])
         plain = _user(admin, "vault-nobody", ["registry-pull"])
     with box.client(auth=plain) as nobody:
+        # Deny by default: not even the names of secrets and keys, nor the vault itself.
         shown = nobody.get("/api/v1/strongbox/vaults/hiding/secrets/hub")
-        assert shown.status_code == 200
-        assert shown.json()["keys"] == ["password", "token", "username"]
-        assert "data" not in shown.json()
-        assert "base64-data" not in shown.json()
+        assert shown.status_code == 403
         assert PASSWORD_VALUE not in shown.text
+        assert "username" not in shown.text
         listing = nobody.get("/api/v1/strongbox/vaults/hiding/secrets")
-        assert PASSWORD_VALUE not in listing.text
+        assert listing.status_code == 403
+        assert "hub" not in listing.text
+        assert nobody.get("/api/v1/strongbox/vaults/hiding").status_code == 403
+        vaults = nobody.get("/api/v1/strongbox/vaults")
+        assert vaults.status_code == 200
+        assert "hiding" not in [vault["name"] for vault in vaults.json()]
         assert (
             nobody.get(
                 "/api/v1/strongbox/vaults/hiding/secrets/hub/docker-config",
@@ -130,6 +134,9 @@ def test_values_need_strongbox_read(box: RegdProcess) -> None:
         assert nobody.post("/api/v1/strongbox/vaults", json={"name": "mine"}).status_code == 403
         assert nobody.delete("/api/v1/strongbox/vaults/hiding/secrets/hub").status_code == 403
     with box.client(auth=reader) as can_read:
+        assert "hiding" in [v["name"] for v in can_read.get("/api/v1/strongbox/vaults").json()]
+        listing = can_read.get("/api/v1/strongbox/vaults/hiding/secrets")
+        assert [secret["name"] for secret in listing.json()] == ["hub"]
         assert (
             can_read.get("/api/v1/strongbox/vaults/hiding/secrets/hub").json()["data"]["password"]
             == PASSWORD_VALUE

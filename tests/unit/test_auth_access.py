@@ -184,17 +184,17 @@ def test_a_registry_token_carries_its_principal_and_grants(tmp_path: Path) -> No
         limited = Principal("user", "alice", False, "t1", ("registry-pull",))
         granted = [{"type": "repository", "name": "team/app", "actions": ["pull"]}]
         token, _issued = access.issue(limited, granted, 300)
-        verified = access.verify_jwt(token)
+        verified = await access.verify_jwt(token)
         assert verified is not None
         principal, claims = verified
         assert principal == limited
         assert jwt_grants(claims, "repository", "team/app") == {"pull"}
         assert jwt_grants(claims, "repository", "team/web") == set()
         admin, _ = access.issue(Principal("user", "admin", admin=True), [], 300)
-        assert access.verify_jwt(admin) is not None
-        assert access.verify_jwt(admin)[0].admin  # type: ignore[index]
-        assert access.verify_jwt(token[:-4] + "AAAA") is None
+        assert await access.verify_jwt(admin) is not None
+        assert (await access.verify_jwt(admin))[0].admin  # type: ignore[index]
+        assert await access.verify_jwt(token[:-4] + "AAAA") is None
         expired, _ = access.issue(limited, granted, -60)
-        assert access.verify_jwt(expired) is None
+        assert await access.verify_jwt(expired) is None
 
     _run(tmp_path, scenario)

@@ -16,6 +16,7 @@ from regd.http.api import (
     users,
 )
 from regd.http.api.routes import ApiRoute
+from regd.http.api.validation import validated
 
 # Repository sub-resources first: the nested-name pattern would swallow them otherwise.
 ROUTES: tuple[ApiRoute, ...] = (
@@ -32,7 +33,7 @@ ROUTES: tuple[ApiRoute, ...] = (
 
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, validated(route))
     document = openapi.document(ROUTES)
 
     async def serve_openapi(_request: web.Request) -> web.Response:

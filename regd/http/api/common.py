@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from regd.http.api.validation import checked_body
 from regd.http.errors import Problem
+from regd.http.keys import ACCESS
 
 PRINCIPAL_KINDS = ("user", "api-client")
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The JSON object in the body; 400 when it is not one."""
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Problem(400, f"the body is not valid JSON: {error}") from None
+    """The body: a JSON object of the route's schema (:mod:`regd.http.api.validation`)."""
+    body = await checked_body(request)
     if not isinstance(body, dict):
         raise Problem(400, "the body must be a JSON object")
     return body
+
+
+async def check_policies(request: web.Request, names: list[str] | None) -> None:
+    """400 when a body names a policy that does not exist (before anything is stored)."""
+    if not names:
+        return
+    known = {policy.name for policy in await request.app[ACCESS].grants.policies()}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise Problem(400, f"unknown policies: {', '.join(map(str, unknown))}")
 
 
 def field(

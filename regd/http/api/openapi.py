@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from regd import __version__
-from regd.http.api.routes import ApiRoute
+from regd.http.api.routes import EVERY_ROUTE, WITH_BODY, WITH_PATH_PARAMETERS, ApiRoute
 
 PATH = "/api/v1/openapi.json"
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -45,7 +45,13 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
         for name, text in route.query
     ]
     responses: dict[str, Any] = {}
-    for status, description in sorted(route.responses.items()):
+    answers = {
+        **EVERY_ROUTE,
+        **(WITH_PATH_PARAMETERS if _PLACEHOLDER.search(route.path) else {}),
+        **(WITH_BODY if route.request_schema else {}),
+        **route.responses,
+    }
+    for status, description in sorted(answers.items()):
         response: dict[str, Any] = {"description": description}
         if 200 <= status < 300 and status != 204 and route.response_schema is not None:
             response["content"] = {"application/json": {"schema": route.response_schema}}
@@ -63,7 +69,8 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
     }
     if route.request_schema is not None:
         operation["requestBody"] = {
-            "required": True,
+            # An empty body reads as {}: required only where the schema requires a field.
+            "required": bool(route.request_schema.get("required")),
             "content": {"application/json": {"schema": route.request_schema}},
         }
     return operation

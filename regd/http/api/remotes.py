@@ -1,7 +1,8 @@
 """``/api/v1/image-registry/remote-registries``, ``/api/v1/image-registry/settings`` and
 ``/api/v1/image-registry/cache`` (what the pull-through cache holds, against its cap).
 
-Registry admins write; any authenticated caller reads. Credentials name Strongbox
+Registry admins read and write (deny by default: addresses, override addresses and
+which secret holds each credential are a map for an attacker). Credentials name Strongbox
 secrets (checked at write time), never hold values.
 """
 
@@ -38,6 +39,7 @@ def _remote(remote: RemoteRegistry) -> dict[str, Any]:
 
 
 async def list_remotes(request: web.Request) -> web.Response:
+    await require_admin(request)
     return web.json_response([_remote(r) for r in await request.app[REMOTES].all()])
 
 
@@ -48,6 +50,7 @@ async def create_remote(request: web.Request) -> web.Response:
 
 
 async def show_remote(request: web.Request) -> web.Response:
+    await require_admin(request)
     return web.json_response(_remote(await request.app[REMOTES].get(request.match_info["address"])))
 
 
@@ -68,6 +71,7 @@ async def delete_remote(request: web.Request) -> web.Response:
 
 
 async def show_settings(request: web.Request) -> web.Response:
+    await require_admin(request)
     return web.json_response(await request.app[REMOTES].settings())
 
 
@@ -86,6 +90,7 @@ async def replace_settings(request: web.Request) -> web.Response:
 
 
 async def show_cache(request: web.Request) -> web.Response:
+    await require_admin(request)
     usage = await request.app[PULLTHROUGH].cache.usage()
     return web.json_response({"size": usage.size, "cap": usage.cap, "blobs": usage.blobs})
 
@@ -114,6 +119,8 @@ _REMOTE = {
     },
     "required": ["address"],
 }
+#: PUT names the address in its path: the body need not repeat it.
+_REMOTE_PUT = {key: value for key, value in _REMOTE.items() if key != "required"}
 _SETTINGS = {
     "type": "object",
     "properties": {
@@ -173,7 +180,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         "image-registry",
         {200: "stored", 400: "invalid", **DENIED},
         _REMOTE,
-        _REMOTE,
+        _REMOTE_PUT,
     ),
     ApiRoute(
         "DELETE",

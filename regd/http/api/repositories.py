@@ -21,7 +21,10 @@ from regd.registry.inventory import ManifestInfo, RepositorySummary, TagInfo
 from regd.registry.names import validate_name, validate_tag
 
 BASE = "/api/v1/repositories"
-_NAME = BASE + "/{name:.+}"
+#: A nested name with no ``-`` component: ``/-/`` starts a sub-resource, so a URL such as
+#: ``.../x/-/access-rules`` is never also the repository ``x/-/access-rules`` (its ``Allow``
+#: lists only what its own route answers).
+_NAME = BASE + "/{name:(?!(?:.*/)?-(?:/|$)).+}"
 
 
 def _repository(summary: RepositorySummary) -> dict[str, Any]:

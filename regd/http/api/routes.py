@@ -28,6 +28,26 @@ class ApiRoute:
 #: The answers every authenticated route may give.
 DENIED: dict[int, str] = {401: "authentication required", 403: "not allowed"}
 
+#: What the middlewares answer on any /api/v1 route, whatever its handler does
+#: (``api_auth_middleware``, ``error_middleware``): the OpenAPI document adds these to
+#: every operation, so it says what regd answers.
+EVERY_ROUTE: dict[int, str] = {
+    401: "authentication required",
+    500: "internal error (the body names a request id, also in regd's log)",
+    503: "the database or storage is unavailable (retry later)",
+    507: "disk full",
+}
+#: What routes with path parameters answer for a malformed or unknown one.
+WITH_PATH_PARAMETERS: dict[int, str] = {
+    400: "a path parameter is malformed (a repository name, tag or principal)",
+    404: "not found",
+}
+#: What reading a JSON body answers (:mod:`regd.http.api.validation`), on routes with one.
+WITH_BODY: dict[int, str] = {
+    400: "the body is not JSON, or not of the schema (the detail names the field)",
+    413: "the body is too large",
+}
+
 #: ``[{"capabilities": [...], "repositories": [glob, ...]}]``: policy rules, API client grants.
 GRANTS_SCHEMA: dict[str, Any] = {
     "type": "array",

@@ -1,7 +1,9 @@
 """``/api/v1/strongbox/vaults[/{vault}[/secrets[/{secret}]]]``: vaults and secrets.
 
-Writing needs ``strongbox-write`` on the vault. Reading values needs ``strongbox-read``;
-without it, listings and ``show`` give names and key names, never values. A secret can
+Writing needs ``strongbox-write`` on the vault; reading anything of a vault (its secrets'
+names, keys and values) needs ``strongbox-read`` on it, and the vault listing shows only
+the vaults the caller may read (deny by default: names alone tell an attacker what to
+look for). A secret can
 also be rendered as a Docker ``config.json`` or a Kubernetes dockerconfigjson Secret.
 """
 
@@ -49,10 +51,16 @@ def _secret(secret: Secret) -> dict[str, Any]:
     return body
 
 
-async def _may_read_values(request: web.Request, vault: str) -> bool:
+async def _may_read(request: web.Request, vault: str) -> bool:
     return await request.app[ACCESS].authorize(
         principal(request), Resource(VAULT, vault), STRONGBOX_READ
     )
+
+
+async def _read(request: web.Request) -> str:
+    vault = request.match_info["vault"]
+    await require(request, Resource(VAULT, vault), STRONGBOX_READ)
+    return vault
 
 
 async def _write(request: web.Request) -> str:
@@ -62,7 +70,8 @@ async def _write(request: web.Request) -> str:
 
 
 async def list_vaults(request: web.Request) -> web.Response:
-    return web.json_response([_vault(v) for v in await request.app[STRONGBOX].all()])
+    found = [v for v in await request.app[STRONGBOX].all() if await _may_read(request, v.name)]
+    return web.json_response([_vault(v) for v in found])
 
 
 async def create_vault(request: web.Request) -> web.Response:
@@ -74,7 +83,7 @@ async def create_vault(request: web.Request) -> web.Response:
 
 
 async def show_vault(request: web.Request) -> web.Response:
-    return web.json_response(_vault(await request.app[STRONGBOX].get(request.match_info["vault"])))
+    return web.json_response(_vault(await request.app[STRONGBOX].get(await _read(request))))
 
 
 async def replace_vault(request: web.Request) -> web.Response:
@@ -94,7 +103,7 @@ async def delete_vault(request: web.Request) -> web.Response:
 
 
 async def list_secrets(request: web.Request) -> web.Response:
-    found = await request.app[STRONGBOX].secrets(request.match_info["vault"])
+    found = await request.app[STRONGBOX].secrets(await _read(request))
     return web.json_response([_secret(s) for s in found])
 
 
@@ -107,9 +116,8 @@ async def create_secret(request: web.Request) -> web.Response:
 
 
 async def show_secret(request: web.Request) -> web.Response:
-    vault, name = request.match_info["vault"], request.match_info["secret"]
-    reveal = await _may_read_values(request, vault)
-    return web.json_response(_secret(await request.app[STRONGBOX].secret(vault, name, reveal)))
+    vault, name = await _read(request), request.match_info["secret"]
+    return web.json_response(_secret(await request.app[STRONGBOX].secret(vault, name, True)))
 
 
 async def replace_secret(request: web.Request) -> web.Response:

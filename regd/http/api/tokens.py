@@ -12,7 +12,7 @@ from aiohttp import web
 
 from regd.auth.tokens import TokenInfo, parse_ttl
 from regd.http.api.auth import is_admin
-from regd.http.api.common import field, json_body, principal_ref, timestamp
+from regd.http.api.common import check_policies, field, json_body, principal_ref, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
@@ -49,11 +49,7 @@ def _ttl(value: Any, default: str | None) -> float:
 async def _create(request: web.Request, kind: str, default_ttl: str | None) -> dict[str, Any]:
     body = await json_body(request)
     policies = field(body, "policies", list, None)
-    if isinstance(policies, list):
-        known = {policy.name for policy in await request.app[ACCESS].grants.policies()}
-        unknown = [p for p in policies if p not in known]
-        if unknown:
-            raise Problem(400, f"unknown policies: {', '.join(map(str, unknown))}")
+    await check_policies(request, policies)
     info, value = await request.app[ACCESS].tokens.create(
         principal(request),
         "personal" if kind == "personal" else "session",

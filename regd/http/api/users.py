@@ -8,7 +8,7 @@ from aiohttp import web
 
 from regd.auth.identities import User
 from regd.http.api.auth import is_admin, refuse_limited_token, require_admin
-from regd.http.api.common import field, json_body, timestamp
+from regd.http.api.common import check_policies, field, json_body, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
@@ -47,12 +47,14 @@ async def create_user(request: web.Request) -> web.Response:
     await require_admin(request)
     body = await json_body(request)
     access = request.app[ACCESS]
+    policies = field(body, "policies", list, [])
+    await check_policies(request, policies)  # a refused body stores nothing
     user = await access.identities.create_user(
         field(body, "name", str, required=True),
         field(body, "password", str, required=True),
         admin=bool(field(body, "admin", bool, False)),
     )
-    for policy in field(body, "policies", list, []):
+    for policy in policies:
         await access.grants.bind_policy(str(policy), "user", user.name)
     return web.json_response(await _render(request, user), status=201)
 

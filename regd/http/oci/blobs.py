@@ -73,9 +73,39 @@ async def get(request: web.Request) -> web.StreamResponse:
         return await _stream(
             request, digest, blob.size, reg.store.read(digest.algorithm, digest.hex)
         )
-    # FileResponse uses sendfile and implements Range, 206, Content-Range and 416; this one
-    # counts the bytes it sends.
+    # FileResponse uses sendfile and implements Range, 206 and Content-Range; this one
+    # counts the bytes it sends. A 416 is answered here, with the OCI error body.
+    _check_range(request, blob.size)
     return CountedFileResponse(blob.path, chunk_size=_SENDFILE_CHUNK, headers=_headers(digest))
+
+
+def _check_range(request: web.Request, size: int) -> None:
+    """RANGE_INVALID (416, ``Content-Range: bytes */SIZE``) for a Range nothing of the blob
+    satisfies, as FileResponse would judge it (it would answer 416 with an empty body)."""
+    if "Range" not in request.headers or request.if_range is not None:
+        return  # (If-Range: FileResponse decides between 206 and a whole 200)
+    unsatisfiable = {"Content-Range": f"bytes */{size}"}
+    try:
+        requested = request.http_range
+    except ValueError:
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID,
+            "malformed Range",
+            {"Range": request.headers["Range"][:200]},
+            unsatisfiable,
+        ) from None
+    start = requested.start
+    if start is None:
+        return
+    if start < 0 and requested.stop is None:  # the last -start bytes
+        start = max(start + size, 0)
+    if start >= size:
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID,
+            f"requested range not satisfiable: the blob has {size} bytes",
+            {"Range": request.headers["Range"][:200]},
+            unsatisfiable,
+        )
 
 
 async def _stream(

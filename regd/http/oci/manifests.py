@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from regd.http.keys import PULLTHROUGH
+from regd.http.limits import BodyTooLarge, read_at_most
 from regd.http.oci.common import name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifest_format import MAX_MANIFEST_SIZE
@@ -42,21 +43,12 @@ async def get(request: web.Request) -> web.Response:
 
 
 async def _read_manifest(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_MANIFEST_SIZE:
+    try:
+        return await read_at_most(request, MAX_MANIFEST_SIZE)
+    except BodyTooLarge:
         raise RegistryError(
             ErrorCode.MANIFEST_TOO_LARGE, f"manifest exceeds {MAX_MANIFEST_SIZE} bytes"
-        )
-    content = await request.content.read(MAX_MANIFEST_SIZE + 1)
-    while len(content) <= MAX_MANIFEST_SIZE:
-        more = await request.content.read(MAX_MANIFEST_SIZE + 1 - len(content))
-        if not more:
-            break
-        content += more
-    if len(content) > MAX_MANIFEST_SIZE:
-        raise RegistryError(
-            ErrorCode.MANIFEST_TOO_LARGE, f"manifest exceeds {MAX_MANIFEST_SIZE} bytes"
-        )
-    return content
+        ) from None
 
 
 async def put(request: web.Request) -> web.Response:

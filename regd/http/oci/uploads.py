@@ -80,15 +80,25 @@ async def _may_pull(request: web.Request, source: str) -> bool:
 
 
 def _range_start(request: web.Request) -> int | None:
+    """Where the chunk goes (Content-Range's start), once the header is checked: well
+    formed, and as long as the body when its length is known (nothing is written otherwise)."""
     raw = request.headers.get("Content-Range")
     if raw is None:
         return None
     match = _CONTENT_RANGE.fullmatch(raw.strip())
     if match is None or int(match.group(2)) < int(match.group(1)):
         raise RegistryError(
-            ErrorCode.RANGE_INVALID, "malformed Content-Range", {"Content-Range": raw}
+            ErrorCode.RANGE_INVALID, "malformed Content-Range", {"Content-Range": raw[:200]}
         )
-    return int(match.group(1))
+    start, end = int(match.group(1)), int(match.group(2))
+    length = request.content_length
+    if length is not None and length != end - start + 1:
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID,
+            f"Content-Range {start}-{end} is {end - start + 1} bytes, the body {length}",
+            {"Content-Range": raw[:200]},
+        )
+    return start
 
 
 async def patch(request: web.Request) -> web.Response:
