@@ -165,9 +165,7 @@ async def _config(request: web.Request) -> dict[str, Any]:
     elif "token" in values:
         user, password = values.get("username", "<token>"), values["token"]
     else:
-        raise Problem(
-            400, "the secret holds neither config.json, nor username+password, nor token"
-        )
+        raise Problem(400, "the secret holds neither config.json, nor username+password, nor token")
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"auths": {server: {"username": user, "password": password, "auth": auth}}}
 
@@ -213,9 +211,7 @@ _SECRET_SCHEMA = {
 }
 _NO_VAULT = {404: "no such vault", **DENIED}
 _NO_SECRET = {404: "no such vault or secret", **DENIED}
-_SERVER = (
-    ("server", "the registry host the credentials are for (not for a config.json secret)"),
-)
+_SERVER = (("server", "the registry host the credentials are for (not for a config.json secret)"),)
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
