@@ -63,6 +63,10 @@ async def create_client(request: web.Request) -> web.Response:
     body = await json_body(request)
     caller = principal(request)
     access = request.app[ACCESS]
+    # A robot or a token limited to policies would make a client outliving its own expiry.
+    if caller.kind == "api-client" and not await is_admin(request):
+        raise Problem(403, f"{caller} is an API client: it may not create API clients")
+    await refuse_limited_token(request, "create an API client")
     grants = normalize_grants(field(body, "grants", list, None))
     namespace = field(body, "namespace", str, None)
     role = field(body, "role", str, None)
