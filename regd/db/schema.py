@@ -141,7 +141,7 @@ users = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
-#: Robots: id ``cli-xxxxx``, a secret shown once; pull-only unless granted more.
+#: Robots: id ``cli-xxxxx``, a secret shown once; nothing until granted.
 api_clients = sa.Table(
     "api_clients",
     metadata,
