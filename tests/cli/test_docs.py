@@ -164,7 +164,13 @@ def _bash_complete(*words: str) -> list[str]:
 def test_bash_completion() -> None:
     assert "repositories" in _bash_complete("regctl", "")
     assert _bash_complete("regctl", "rep") == ["replace", "repositories"]
-    assert _bash_complete("regctl", "repos", "") == ["list", "show", "create", "delete", "access-rules"]
+    assert _bash_complete("regctl", "repos", "") == [
+        "list",
+        "show",
+        "create",
+        "delete",
+        "access-rules",
+    ]
     assert _bash_complete("regctl", "repos", "access-rules", "") == ["add", "list", "remove"]
     assert _bash_complete("regctl", "--server", "http://x", "tags", "") == ["list", "delete"]
     assert _bash_complete("regctl", "list", "users", "-o", "") == ["table", "json", "yaml", "name"]

@@ -5,16 +5,20 @@ containerd nodes (``?ns=``) — issue 11.
   credentials or that answers 404, skopeo pushes a new repository all the same: a blob HEAD
   on a name nothing local is under yet is a plain 404 when the upstream cannot answer it.
 - containerd, pointed at regd by a node's ``hosts.toml``, sends ``?ns=REGISTRY`` with every
-  request (the request shapes below are the ones containerd 1.6/1.7 sends: manifest HEAD by
-  tag, GET by digest, blob GET, with a Bearer token from regd's ``/token``). regd serves
-  them from the remote registry whose address is ``ns``, Docker Hub's ``library/`` rule
-  included, for two different upstreams: Debian's docker-registry (Basic) and another regd
-  (Bearer).
+  request. regd serves them from the remote registry whose address is ``ns``, Docker Hub's
+  ``library/`` rule included, for two different upstreams: Debian's docker-registry (Basic)
+  and another regd (Bearer). Tested twice: with the request shapes containerd sends
+  (manifest HEAD by tag, GET by digest, blob GETs, a Bearer token from regd's ``/token``),
+  and with Debian's real containerd driven by ``ctr content fetch --hosts-dir``.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,11 +28,11 @@ import httpx
 import pytest
 
 from tests.e2e.clients import Skopeo, make_skopeo
-from tests.e2e.conftest import require_tool, run, write_auth_file, write_policy
+from tests.e2e.conftest import require, require_tool, run, write_auth_file, write_policy
 from tests.support.images import LayoutImage, read_blob, write_image_layout
 from tests.support.oci import OCI_MANIFEST, error_codes
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
-from tests.support.upstreams import DockerRegistry, start_docker_registry
+from tests.support.upstreams import DockerRegistry, start_docker_registry, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("upstream-independence")]
 
@@ -99,6 +103,9 @@ def _seed(skopeo_bin: str, directory: Path, host: str, creds: str, name: str) ->
 
 
 def _remote(http: httpx.Client, address: str, override: str, secret: str | None = None) -> None:
+    """Make ``address`` a remote registry of the node (once: other tests may have)."""
+    if http.get(f"/api/v1/image-registry/remote-registries/{address}").status_code == 200:
+        return
     body: dict[str, Any] = {"address": address, "override-address": override}
     if secret is not None:
         vaults = http.get("/api/v1/strongbox/vaults").json()
@@ -256,5 +263,116 @@ def test_containerd_ns_serves_two_upstreams_from_one_regd(
             # What was pulled is cached under each remote's alias.
             cached = http.head("/v2/docker.io/library/alpine/manifests/1.0")
             assert cached.headers["Docker-Content-Digest"] == hub_image.digest
+    finally:
+        assert other.stop() == 0, other.log
+
+
+# -- a real containerd ----------------------------------------------------------------------
+
+_CONTAINERD_CONFIG = """version = 2
+root = "{root}/root"
+state = "{root}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "{root}/containerd.sock"
+[ttrpc]
+  address = "{root}/containerd.sock.ttrpc"
+[debug]
+  address = "{root}/debug.sock"
+"""
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Debian's containerd on a socket of its own (no CRI, no snapshotter that needs the
+    kernel's help): ``ctr`` and the socket."""
+    binary = require_tool("containerd")
+    ctr = require_tool("ctr")
+    require(os.geteuid() == 0, "containerd runs as root")
+    root = Path(tempfile.mkdtemp(prefix="ctrd-"))  # short: a unix socket path is <108 bytes
+    config = root / "config.toml"
+    config.write_text(_CONTAINERD_CONFIG.format(root=root))
+    log = (tmp_path_factory.mktemp("containerd") / "containerd.log").open("w")
+    process = subprocess.Popen([binary, "--config", str(config)], stdout=log, stderr=log)
+    socket_path = root / "containerd.sock"
+    try:
+        wait_until(
+            lambda: (
+                subprocess.run(
+                    [ctr, "-a", str(socket_path), "version"], capture_output=True
+                ).returncode
+                == 0
+            ),
+            "containerd to answer",
+        )
+        yield ctr, socket_path
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_ctr_pulls_two_registries_through_regd_with_ns(
+    containerd: tuple[str, Path],
+    registry: DockerRegistry,
+    node: RegdProcess,
+    admin: httpx.Client,
+    skopeo_bin: str,
+    tmp_path: Path,
+) -> None:
+    """ctr with a hosts.toml per registry, each pointing at regd as its mirror."""
+    ctr, socket_path = containerd
+    hub_image = _seed(skopeo_bin, tmp_path, registry.host, registry.creds, "library/busybox")
+    _remote(admin, "docker.io", registry.url, registry.creds)
+    other = start_regd(tmp_path / "ghcr")
+    try:
+        ghcr_image = _seed(skopeo_bin, tmp_path, other.host, other.admin_creds, "org/tool")
+        _remote(admin, "ghcr.example", other.url, other.admin_creds)
+        hosts = tmp_path / "certs.d"
+        for upstream in ("docker.io", "ghcr.example"):
+            (hosts / upstream).mkdir(parents=True)
+            (hosts / upstream / "hosts.toml").write_text(
+                f'server = "https://{upstream}"\n\n'
+                f'[host."{node.url}"]\n  capabilities = ["pull", "resolve"]\n'
+            )
+        for reference, image in (
+            ("docker.io/library/busybox:1.0", hub_image),
+            ("ghcr.example/org/tool:1.0", ghcr_image),
+        ):
+            fetched = subprocess.run(
+                [
+                    ctr,
+                    "-a",
+                    str(socket_path),
+                    "content",
+                    "fetch",
+                    "--hosts-dir",
+                    str(hosts),
+                    "--user",
+                    node.admin_creds,
+                    reference,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+            for digest in [image.digest, *image.blob_digests]:
+                got = subprocess.run(
+                    [ctr, "-a", str(socket_path), "content", "get", digest],
+                    capture_output=True,
+                    timeout=60,
+                )
+                assert got.returncode == 0, got.stderr
+                expected = (
+                    image.manifest if digest == image.digest else read_blob(image.path, digest)
+                )
+                assert got.stdout == expected
+        # regd cached both, under each remote's alias.
+        assert admin.head("/v2/docker.io/library/busybox/manifests/1.0").status_code == 200
+        assert admin.head("/v2/ghcr.example/org/tool/manifests/1.0").status_code == 200
     finally:
         assert other.stop() == 0, other.log
