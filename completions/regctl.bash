@@ -131,8 +131,8 @@ _regctl() {
         "api-clients reset-secret|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         "api-clients credentials|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         "api-clients credentials|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
-        "secrets show|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret" -- "$cur")); return ;;
-        "secrets show|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret" -- "$cur")); return ;;
+        "secrets show|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "secrets show|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         *"|-o") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
         *"|--format") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
         *"|--file"|*"|--to"|*"|-f") COMPREPLY=($(compgen -f -- "$cur")); return ;;

@@ -406,7 +406,7 @@ complete -c regctl -n '__regctl_path_is "secrets list"' -s h -l help -d 'Show th
 complete -c regctl -n '__regctl_path_is "secrets show"' -l registry -x -d 'docker-config, k8s-secret: the registry the credentials are for (not needed when the secret holds a config.json key).'
 complete -c regctl -n '__regctl_path_is "secrets show"' -l secret-name -x -d 'metadata.name of the k8s-secret (default: the secret\'s name).'
 complete -c regctl -n '__regctl_path_is "secrets show"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
-complete -c regctl -n '__regctl_path_is "secrets show"' -s o -l format -x -a 'table json yaml name docker-config k8s-secret' -d 'table, json, yaml or name; or the secret\'s registry credentials as a docker-config (config.json) or k8s-secret.'
+complete -c regctl -n '__regctl_path_is "secrets show"' -s o -l format -x -a 'table json yaml name docker-config k8s-secret env' -d 'table, json, yaml or name; or the secret\'s registry credentials as a docker-config (config.json) or k8s-secret.'
 complete -c regctl -n '__regctl_path_is "secrets show"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
 complete -c regctl -n '__regctl_path_is "secrets show"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
 complete -c regctl -n '__regctl_path_is "secrets show"' -s h -l help -d 'Show the help of this command and exit.'

@@ -136,8 +136,8 @@ _regctl() {
         "api-clients reset-secret|--format") compadd -- table json yaml name docker-config k8s-secret env; return ;;
         "api-clients credentials|-o") compadd -- table json yaml name docker-config k8s-secret env; return ;;
         "api-clients credentials|--format") compadd -- table json yaml name docker-config k8s-secret env; return ;;
-        "secrets show|-o") compadd -- table json yaml name docker-config k8s-secret; return ;;
-        "secrets show|--format") compadd -- table json yaml name docker-config k8s-secret; return ;;
+        "secrets show|-o") compadd -- table json yaml name docker-config k8s-secret env; return ;;
+        "secrets show|--format") compadd -- table json yaml name docker-config k8s-secret env; return ;;
         *"|-o") compadd -- table json yaml name; return ;;
         *"|--format") compadd -- table json yaml name; return ;;
         *"|--file"|*"|--to"|*"|-f") _files; return ;;

@@ -7,7 +7,6 @@ Secret values are printed only when the server returns them (the caller holds
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +25,7 @@ from regctl.commands import (
     noun_show,
 )
 from regctl.errors import UsageError
-from regctl.options import FileOption, Format, Globals, common_options
+from regctl.options import FileOption, Format, Globals, SecretFormat, common_options
 from regctl.output import Column, emit
 from regctl.paths import segment
 
@@ -135,15 +134,6 @@ def secrets_list(options: Globals, vault: Vault) -> None:
     noun_list(options, f"{_vault(vault)}/secrets", SECRET_COLUMNS, empty=f"no secrets in {vault}")
 
 
-class ShowFormat(StrEnum):
-    table = "table"
-    json = "json"
-    yaml = "yaml"
-    name = "name"
-    docker_config = "docker-config"
-    k8s_secret = "k8s-secret"  # noqa: S105 -- a format name
-
-
 @secrets_app.command("show")
 @common_options()
 def secrets_show(
@@ -170,7 +160,7 @@ def secrets_show(
         ),
     ] = None,
     format: Annotated[
-        ShowFormat | None,
+        SecretFormat | None,
         typer.Option(
             "-o",
             "--format",
@@ -187,7 +177,9 @@ def secrets_show(
     -o k8s-secret the same as a kubernetes.io/dockerconfigjson Secret.
     """
     chosen = format.value if format is not None else None
-    if chosen not in (ShowFormat.docker_config, ShowFormat.k8s_secret):
+    if chosen == SecretFormat.env:
+        raise UsageError("-o env is for API clients: a secret shows as docker-config or k8s-secret")
+    if chosen not in (SecretFormat.docker_config, SecretFormat.k8s_secret):
         if chosen is not None:
             options.format = Format(chosen)
         noun_show(options, _secret(vault, name))
@@ -195,11 +187,11 @@ def secrets_show(
     from urllib.parse import urlencode
 
     query = {"server": registry} if registry else {}
-    if chosen == ShowFormat.k8s_secret and secret_name:
+    if chosen == SecretFormat.k8s_secret and secret_name:
         query["name"] = secret_name
     path = f"{_secret(vault, name)}/{chosen}" + (f"?{urlencode(query)}" if query else "")
     rendered = call(options, "GET", path)
-    if chosen == ShowFormat.docker_config:
+    if chosen == SecretFormat.docker_config:
         from regctl.credentials import dumps_config
 
         sys.stdout.write(dumps_config(rendered))

@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.clients import Skopeo, make_skopeo
-from tests.e2e.conftest import require, require_tool, run, write_auth_file, write_policy
+from tests.e2e.clients import Skopeo, make_skopeo, seed_upstream
+from tests.e2e.conftest import require, require_tool
 from tests.support.images import LayoutImage, read_blob, write_image_layout
 from tests.support.oci import OCI_MANIFEST, error_codes
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
@@ -82,24 +82,7 @@ def admin(node: RegdProcess) -> Iterator[httpx.Client]:
 
 def _seed(skopeo_bin: str, directory: Path, host: str, creds: str, name: str) -> LayoutImage:
     """Push a fresh image to an upstream as ``name:1.0``."""
-    image = write_image_layout(directory / f"seed-{name.replace('/', '-')}", seed=name)
-    config = directory / f"seeder-{name.replace('/', '-')}"
-    config.mkdir()
-    run(
-        [
-            skopeo_bin,
-            "--policy",
-            write_policy(config),
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            creds,
-            image.reference,
-            f"docker://{host}/{name}:1.0",
-        ],
-        env={"REGISTRY_AUTH_FILE": str(write_auth_file(config))},
-    )
-    return image
+    return seed_upstream(skopeo_bin, directory, host, creds, name, name.replace("/", "-"))
 
 
 def _remote(http: httpx.Client, address: str, override: str, secret: str | None = None) -> None:
