@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import yaml
 
 from tests.cli.conftest import Regctl, need
 from tests.support.identities import assert_v2_denied, assert_v2_unauthorized
+from tests.support.images import write_image_layout
 from tests.support.oci import push_image
 from tests.support.server import RegdProcess
 
@@ -40,7 +42,7 @@ def _basic(config: dict[str, object], host: str) -> tuple[str, str]:
 
 @pytest.mark.e2e
 def test_brightbox_repository_access_rule_and_new_api_client(
-    admin: Regctl, regd: RegdProcess, http: httpx.Client
+    admin: Regctl, regd: RegdProcess, http: httpx.Client, tmp_path: Path
 ) -> None:
     need("docker")
     owner = _user(admin, "bb-owner", "registry-push")
@@ -73,6 +75,15 @@ def test_brightbox_repository_access_rule_and_new_api_client(
         assert robot.get("/v2/bb-acc/myapp/a/b/manifests/1.0").status_code == 200
         assert_v2_denied(robot.get("/v2/bb-acc/other/manifests/1.0"))
         assert_v2_denied(robot.post("/v2/bb-acc/myapp/myapp/blobs/uploads/"))  # pull only
+    # A pull-only client pushing is told "denied" (docs/security.md: denied, not 401).
+    layout = write_image_layout(tmp_path / "layout", seed="bb-denied")
+    pushed = admin.run(
+        need("skopeo"), "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds",
+        f"{client_id}:{secret}", layout.reference, f"docker://{regd.host}/bb-acc/myapp/myapp:2.0",
+    )  # fmt: skip
+    assert pushed.code != 0
+    assert "denied" in pushed.stderr, pushed.stderr
+    assert "authentication required" not in pushed.stderr
     rules = json.loads(
         admin("repositories", "access-rules", "list", "bb-acc/myapp", env=owner).stdout
     )
