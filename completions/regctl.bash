@@ -4,7 +4,7 @@
 _regctl_commands() {
     case "$1" in
         "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config" ;;
-        "repositories") echo "list show delete access-rules" ;;
+        "repositories") echo "list show create delete access-rules" ;;
         "repositories access-rules") echo "add list remove" ;;
         "tags") echo "list delete" ;;
         "token") echo "show" ;;
@@ -14,7 +14,7 @@ _regctl_commands() {
         "policies") echo "list show" ;;
         "role-bindings") echo "list add remove" ;;
         "vaults") echo "list show create delete" ;;
-        "secrets") echo "list show create delete" ;;
+        "secrets") echo "list show create set delete" ;;
         "remote-registries") echo "list show create delete" ;;
         "registry") echo "login" ;;
         "config") echo "get-contexts current-context use-context delete-context" ;;
@@ -24,12 +24,12 @@ _regctl_commands() {
 _regctl_options() {
     case "$1" in
         "") echo "--server -o --format -q --quiet --debug --version -h --help" ;;
-        "create") echo "-f --file --server -o --format -q --quiet --debug -h --help" ;;
-        "show") echo "--server -o --format -q --quiet --debug -h --help" ;;
-        "list") echo "--server -o --format -q --quiet --debug -h --help" ;;
-        "replace") echo "-f --file --server -o --format -q --quiet --debug -h --help" ;;
-        "merge") echo "-f --file --server -o --format -q --quiet --debug -h --help" ;;
-        "delete") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "create") echo "-f --file --param --server -o --format -q --quiet --debug -h --help" ;;
+        "show") echo "--param --server -o --format -q --quiet --debug -h --help" ;;
+        "list") echo "--param --server -o --format -q --quiet --debug -h --help" ;;
+        "replace") echo "-f --file --param --server -o --format -q --quiet --debug -h --help" ;;
+        "merge") echo "-f --file --param --server -o --format -q --quiet --debug -h --help" ;;
+        "delete") echo "--param --server -o --format -q --quiet --debug -h --help" ;;
         "do") echo "--server -o --format -q --quiet --debug -h --help" ;;
         "login") echo "-u --username --password-stdin --ttl -q --quiet --debug -h --help" ;;
         "logout") echo "-q --quiet --debug -h --help" ;;
@@ -38,9 +38,10 @@ _regctl_options() {
         "repositories") echo "-h --help" ;;
         "repositories list") echo "--prefix --server -o --format -q --quiet --debug -h --help" ;;
         "repositories show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "repositories create") echo "--server -o --format -q --quiet --debug -h --help" ;;
         "repositories delete") echo "--server -q --quiet --debug -h --help" ;;
         "repositories access-rules") echo "-h --help" ;;
-        "repositories access-rules add") echo "--actions --server -o --format -q --quiet --debug -h --help" ;;
+        "repositories access-rules add") echo "--new-api-client --registry --secret-name --actions --server -o --format -q --quiet --debug -h --help" ;;
         "repositories access-rules list") echo "--server -o --format -q --quiet --debug -h --help" ;;
         "repositories access-rules remove") echo "--server -q --quiet --debug -h --help" ;;
         "tags") echo "-h --help" ;;
@@ -49,7 +50,7 @@ _regctl_options() {
         "token") echo "-o --format --ttl --server -q --quiet --debug -h --help" ;;
         "token show") echo "-o --format --ttl --server -q --quiet --debug -h --help" ;;
         "tokens") echo "-h --help" ;;
-        "tokens create") echo "--ttl --name --policies --server -o --format -q --quiet --debug -h --help" ;;
+        "tokens create") echo "--ttl --name --policies --for --server -o --format -q --quiet --debug -h --help" ;;
         "tokens list") echo "--all --server -o --format -q --quiet --debug -h --help" ;;
         "tokens revoke") echo "--server -q --quiet --debug -h --help" ;;
         "users") echo "-h --help" ;;
@@ -79,8 +80,9 @@ _regctl_options() {
         "vaults delete") echo "--server -q --quiet --debug -h --help" ;;
         "secrets") echo "-h --help" ;;
         "secrets list") echo "--server -o --format -q --quiet --debug -h --help" ;;
-        "secrets show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "secrets show") echo "--registry --secret-name --server -o --format -q --quiet --debug -h --help" ;;
         "secrets create") echo "--from-literal --from-file --allow-image-access -f --file --server -o --format -q --quiet --debug -h --help" ;;
+        "secrets set") echo "--from-file --remove --server -o --format -q --quiet --debug -h --help" ;;
         "secrets delete") echo "--server -q --quiet --debug -h --help" ;;
         "remote-registries") echo "-h --help" ;;
         "remote-registries list") echo "--server -o --format -q --quiet --debug -h --help" ;;
@@ -100,7 +102,7 @@ _regctl_options() {
 _regctl() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" w i skip=0
     [ "$COMP_CWORD" -gt 0 ] && prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local value_options=" --server -o --format -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to "
+    local value_options=" --server -o --format -f --file --param -u --username --ttl --prefix --new-api-client --registry --secret-name --actions --name --policies --for --description --grant -n --namespace --role --from-literal --from-file --allow-image-access --remove --to "
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [ "$skip" = 1 ]; then skip=0; continue; fi
@@ -116,6 +118,8 @@ _regctl() {
         fi
     done
     case "$cmdpath|$prev" in
+        "repositories access-rules add|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "repositories access-rules add|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         "token|-o") COMPREPLY=($(compgen -W "text token json docker-config curl" -- "$cur")); return ;;
         "token|--format") COMPREPLY=($(compgen -W "text token json docker-config curl" -- "$cur")); return ;;
         "token show|-o") COMPREPLY=($(compgen -W "text token json docker-config curl" -- "$cur")); return ;;
@@ -127,6 +131,8 @@ _regctl() {
         "api-clients reset-secret|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         "api-clients credentials|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         "api-clients credentials|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "secrets show|-o") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
+        "secrets show|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         *"|-o") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
         *"|--format") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
         *"|--file"|*"|--to"|*"|-f") COMPREPLY=($(compgen -f -- "$cur")); return ;;

@@ -188,10 +188,18 @@ class Api:
         return principal_name(str(minted.get("principal", "")))
 
     def create_token(
-        self, name: str, ttl: str | None, policies: list[str] | None = None, personal: bool = True
+        self,
+        name: str,
+        ttl: str | None,
+        policies: list[str] | None = None,
+        personal: bool = True,
+        for_client: str | None = None,
     ) -> dict[str, Any]:
-        """A new personal access token (``/tokens``) or short-lived one (``/token``)."""
+        """A new personal access token (``/tokens``; ``for_client``: an API client's) or
+        short-lived one (``/token``)."""
         body: dict[str, Any] = {"name": name}
+        if for_client is not None:
+            body["for"] = for_client
         if ttl is not None:
             body["ttl"] = ttl
         if policies is not None:

@@ -12,17 +12,28 @@ import typer
 from regctl.commands import (
     IDENTITY_PANEL,
     add_group,
+    call,
     comma_list,
+    connect,
     noun_create,
     noun_delete,
+    noun_format,
     noun_group,
     noun_list,
     noun_show,
     principal_ref,
 )
 from regctl.commands.nouns import Repository
-from regctl.options import Globals, common_options
-from regctl.output import Column
+from regctl.commands.robot_credentials import (
+    RegistryOption,
+    SecretFormatOption,
+    SecretNameOption,
+    emit_credentials,
+    secret_default,
+)
+from regctl.errors import UsageError
+from regctl.options import Format, Globals, common_options, say
+from regctl.output import Column, emit
 from regctl.paths import name_path, segment
 
 POLICY_COLUMNS = (
@@ -146,7 +157,28 @@ def _rules(repository: str) -> str:
 def add_access_rule(
     options: Globals,
     repository: Repository,
-    principal: RulePrincipal,
+    principal: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PRINCIPAL]",
+            help="user:NAME, api-client:ID or public; or just NAME (a user) or cli-xxxxx. "
+            "Not with --new-api-client.",
+            show_default=False,
+        ),
+    ] = None,
+    new_api_client: Annotated[
+        str | None,
+        typer.Option(
+            "--new-api-client",
+            metavar="DESCRIPTION",
+            help="Create an API client (described so) and give it this rule; its secret "
+            "is printed once, in -o's form.",
+            show_default=False,
+        ),
+    ] = None,
+    registry: RegistryOption = None,
+    secret_name: SecretNameOption = None,
+    format: SecretFormatOption = None,
     actions: Annotated[
         list[str] | None,
         typer.Option(
@@ -158,9 +190,34 @@ def add_access_rule(
         ),
     ] = None,
 ) -> None:
-    """Let PRINCIPAL pull (push, delete) REPOSITORY; replaces its previous rule there."""
-    body = {"principal": principal_ref(principal), "actions": comma_list(actions) or ["pull"]}
-    noun_create(options, _rules(repository), body)
+    """Let PRINCIPAL pull (push, delete) REPOSITORY and the images below it; replaces its
+    previous rule there.
+
+    With --new-api-client instead of PRINCIPAL, a new API client gets the rule (pull by
+    default), as Brightbox's "Add Access Rule" does, and its credentials are printed at
+    once: -o docker-config, k8s-secret or env, or the rule with the client (json, yaml).
+    regctl repositories access-rules add acc-x/myapp --new-api-client deploy -o
+    k8s-secret | kubectl apply -f -.
+    """
+    wanted = comma_list(actions) or ["pull"]
+    if (principal is None) == (new_api_client is None):
+        raise UsageError("name a PRINCIPAL or give --new-api-client DESCRIPTION (one of them)")
+    if principal is not None:
+        if format is not None and format.value not in {f.value for f in Format}:
+            raise UsageError(f"-o {format.value} is for --new-api-client's credentials")
+        body = {"principal": principal_ref(principal), "actions": wanted}
+        chosen = Format(format.value) if format is not None else noun_format(options)
+        emit(call(options, "POST", _rules(repository), body), chosen)
+        return
+    with connect(options) as api:
+        made = api.call(
+            "POST", _rules(repository), {"new-api-client": new_api_client, "actions": wanted}
+        )
+        server_url = api.target.server
+    client = made["api-client"]
+    say(f"created API client {client['id']}: its secret is shown once, keep it now")
+    fmt = format or secret_default(options)
+    emit_credentials(options, fmt, client, server_url, registry, secret_name, whole=made)
 
 
 @access_rules.command("list")

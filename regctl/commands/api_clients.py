@@ -15,15 +15,21 @@ from regctl.commands import (
     comma_list,
     connect,
     noun_delete,
-    noun_format,
     noun_group,
     noun_list,
     noun_show,
 )
 from regctl.commands.access import Role
+from regctl.commands.robot_credentials import (
+    RegistryOption,
+    SecretFormatOption,
+    SecretNameOption,
+    emit_credentials,
+    secret_default,
+)
 from regctl.errors import UsageError
-from regctl.options import Format, Globals, SecretFormat, common_options, say
-from regctl.output import Column, emit
+from regctl.options import Globals, SecretFormat, common_options, say
+from regctl.output import Column
 from regctl.paths import segment
 
 CLIENT_COLUMNS = (
@@ -45,34 +51,6 @@ def register() -> None:
 
 
 ClientId = Annotated[str, typer.Argument(metavar="ID", help="An API client id, cli-xxxxx.")]
-SecretFormatOption = Annotated[
-    SecretFormat | None,
-    typer.Option(
-        "-o",
-        "--format",
-        help="table, json, yaml or name; or the credentials as docker-config, k8s-secret or env.",
-        show_default=False,
-    ),
-]
-SecretNameOption = Annotated[
-    str | None,
-    typer.Option(
-        "--secret-name",
-        metavar="NAME",
-        help="metadata.name of the k8s-secret (default: the client id).",
-        show_default=False,
-    ),
-]
-RegistryOption = Annotated[
-    str | None,
-    typer.Option(
-        "--registry",
-        metavar="HOST",
-        help="The registry host for docker-config and k8s-secret (default: the server's "
-        "host[:port]).",
-        show_default=False,
-    ),
-]
 DescriptionOption = Annotated[
     str, typer.Option(metavar="TEXT", help="What the client is for.", show_default=False)
 ]
@@ -108,40 +86,6 @@ TtlOption = Annotated[
 ]
 
 
-def _emit_secret(
-    options: Globals,
-    fmt: SecretFormat | None,
-    client: dict[str, Any],
-    server: str,
-    registry: str | None,
-    secret_name: str | None,
-) -> None:
-    """The client (with its one-time secret) in a noun format, or as credentials."""
-    from regctl.config import registry_host
-
-    client_id, secret = str(client["id"]), str(client["secret"])
-    host = registry or registry_host(server)
-    if fmt is SecretFormat.docker_config:
-        from regctl.credential_formats import docker_config, dumps_config
-
-        sys.stdout.write(dumps_config(docker_config(host, client_id, secret)))
-    elif fmt is SecretFormat.k8s_secret:
-        from regctl.credential_formats import k8s_secret
-
-        sys.stdout.write(k8s_secret(secret_name or client_id, host, client_id, secret))
-    elif fmt is SecretFormat.env:
-        from regctl.credential_formats import env_lines
-
-        sys.stdout.write(env_lines(server, client_id, secret))
-    else:
-        chosen = Format(fmt.value) if fmt is not None else noun_format(options)
-        emit(client, chosen)
-
-
-def _secret_default(options: Globals) -> SecretFormat | None:
-    return SecretFormat(options.format.value) if options.format is not None else None
-
-
 def _grant(text: str) -> dict[str, list[str]]:
     capabilities, separator, globs = text.rpartition(":")
     if not separator or not capabilities or not globs:
@@ -164,7 +108,8 @@ def clients_create(
 ) -> None:
     """Create an API client; its secret is shown this once.
 
-    Pull-only unless granted more. -o docker-config, k8s-secret or env prints the new
+    A new client holds nothing until granted: --grant, --role with -n, or later an
+    access rule, role binding or policy. -o docker-config, k8s-secret or env prints the new
     credentials in that form instead, so the one-time secret goes straight where it is
     used: regctl api-clients create --role registry-viewer -n team -o k8s-secret |
     kubectl apply -f -.
@@ -183,8 +128,8 @@ def clients_create(
         created = api.call("POST", "/api-clients", body)
         server_url = api.target.server
     say(f"created API client {created['id']}: its secret is shown once, keep it now")
-    _emit_secret(
-        options, format or _secret_default(options), created, server_url, registry, secret_name
+    emit_credentials(
+        options, format or secret_default(options), created, server_url, registry, secret_name
     )
 
 
@@ -219,8 +164,8 @@ def clients_reset_secret(
         reset = api.call("POST", f"/api-clients/{segment(client_id)}/reset-secret")
         server_url = api.target.server
     say(f"new secret for {client_id}: it is shown once, keep it now")
-    _emit_secret(
-        options, format or _secret_default(options), reset, server_url, registry, secret_name
+    emit_credentials(
+        options, format or secret_default(options), reset, server_url, registry, secret_name
     )
 
 
@@ -260,7 +205,7 @@ def clients_credentials(
         raise UsageError("--secret-stdin: stdin is empty")
     server = _check_secret(options, client_id, secret)
     client = {"id": client_id, "secret": secret}
-    _emit_secret(options, format, client, server, registry, secret_name)
+    emit_credentials(options, format, client, server, registry, secret_name)
 
 
 def _check_secret(options: Globals, client_id: str, secret: str) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from regctl.commands import noun_delete, noun_group, noun_list, noun_show
+from regctl.commands import noun_create, noun_delete, noun_group, noun_list, noun_show
 from regctl.options import Globals, common_options
 from regctl.output import Column
 from regctl.paths import name_path, segment
@@ -32,7 +32,7 @@ Repository = Annotated[
     str, typer.Argument(metavar="REPOSITORY", help="A repository name, e.g. acc-x/myapp/myapp.")
 ]
 
-repositories = noun_group("Repositories (alias: repos): list, show, delete, access-rules.")
+repositories = noun_group("Repositories (alias: repos): list, show, create, delete, access-rules.")
 tags = noun_group("A repository's tags: list, delete.")
 
 
@@ -55,6 +55,14 @@ def list_repositories(
 def show_repository(options: Globals, name: Repository) -> None:
     """Show a repository: tag and manifest counts, creation time."""
     noun_show(options, f"/repositories/{name_path(name)}")
+
+
+@repositories.command("create")
+@common_options()
+def create_repository(options: Globals, name: Repository) -> None:
+    """Create an empty repository (needs push there); you become its owner, who manages
+    its access rules. Images go below it: acc-x/myapp holds acc-x/myapp/myapp."""
+    noun_create(options, "/repositories", {"name": name})
 
 
 @repositories.command("delete")

@@ -26,6 +26,34 @@ WORDS_HELP = (
 )
 
 Words = Annotated[list[str], typer.Argument(metavar="WORD", help=WORDS_HELP, show_default=False)]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        metavar="KEY=VALUE",
+        help="A query parameter for the request (repeatable): regctl show strongbox vaults V "
+        "secrets S docker-config --param server=docker.io.",
+        show_default=False,
+    ),
+]
+
+
+def _query_path(words: list[str], params: list[str] | None) -> str:
+    """The API path of ``words`` with ``--param`` pairs as its query string."""
+    from urllib.parse import urlencode
+
+    from regctl.errors import UsageError
+
+    pairs: list[tuple[str, str]] = []
+    for text in params or []:
+        key, separator, value = text.partition("=")
+        if not separator or not key:
+            raise UsageError(f"--param {text!r}: write KEY=VALUE")
+        pairs.append((key, value))
+    path = api_path(words)
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
 ActionWords = Annotated[
     list[str],
     typer.Argument(
@@ -46,10 +74,11 @@ def _write(
     file: str | None,
     done: str,
     content_type: str = "application/json",
+    params: list[str] | None = None,
 ) -> None:
     from regctl.body import read_body
 
-    path = api_path(words)
+    path = _query_path(words, params)
     body = read_body(file)
     with connect(options) as api:
         result = api.call(method, path, body, content_type)
@@ -111,47 +140,56 @@ def _read(options: Globals, method: str, path: str) -> Any:
 def register(app: typer.Typer) -> None:
     @app.command(rich_help_panel=PANEL)
     @common_options()
-    def create(options: Globals, words: Words, file: FileOption = None) -> None:
+    def create(
+        options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
+    ) -> None:
         """Create: POST the body to the collection at the path; the name is in the body."""
-        _write(options, "POST", words, file, "created")
+        _write(options, "POST", words, file, "created", params=param)
 
     @app.command(rich_help_panel=PANEL)
     @common_options()
-    def show(options: Globals, words: Words) -> None:
-        """Show: GET the path and print the answer whole (YAML by default)."""
-        emit(_read(options, "GET", api_path(words)), options.format or Format.yaml)
+    def show(options: Globals, words: Words, param: ParamOption = None) -> None:
+        """Show: GET the path and print the answer whole (YAML by default).
+
+        --param KEY=VALUE adds a query parameter (repeatable).
+        """
+        emit(_read(options, "GET", _query_path(words, param)), options.format or Format.yaml)
 
     @app.command("list", rich_help_panel=PANEL)
     @common_options()
-    def list_(options: Globals, words: Words) -> None:
+    def list_(options: Globals, words: Words, param: ParamOption = None) -> None:
         """List: GET the collection at the path and print the names of its items.
 
         A name is the item's 'name' field (else id, address, accessor, digest). 'show'
         prints the whole items.
         """
-        result = _read(options, "GET", api_path(words))
+        result = _read(options, "GET", _query_path(words, param))
         emit(names(result), options.format or Format.yaml, empty="the list is empty")
 
     @app.command(rich_help_panel=PANEL)
     @common_options()
-    def replace(options: Globals, words: Words, file: FileOption = None) -> None:
+    def replace(
+        options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
+    ) -> None:
         """Replace: PUT the body at the path (creates the object when it is missing)."""
-        _write(options, "PUT", words, file, "replaced")
+        _write(options, "PUT", words, file, "replaced", params=param)
 
     @app.command(rich_help_panel=PANEL)
     @common_options()
-    def merge(options: Globals, words: Words, file: FileOption = None) -> None:
+    def merge(
+        options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
+    ) -> None:
         """Merge: PATCH the path with the body as a JSON merge patch (RFC 7396).
 
         Scalars and lists are replaced as a whole; null deletes a key.
         """
-        _write(options, "PATCH", words, file, "merged into", MERGE_PATCH)
+        _write(options, "PATCH", words, file, "merged into", MERGE_PATCH, param)
 
     @app.command(rich_help_panel=PANEL)
     @common_options()
-    def delete(options: Globals, words: Words) -> None:
+    def delete(options: Globals, words: Words, param: ParamOption = None) -> None:
         """Delete: DELETE the path."""
-        path = api_path(words)
+        path = _query_path(words, param)
         result = _read(options, "DELETE", path)
         say(f"deleted {API}{path}")
         emit(result, options.format or Format.yaml)

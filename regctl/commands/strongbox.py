@@ -6,6 +6,7 @@ Secret values are printed only when the server returns them (the caller holds
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,18 +15,22 @@ import typer
 from regctl.commands import (
     STRONGBOX_PANEL,
     add_group,
+    call,
+    connect,
     noun_create,
     noun_delete,
+    noun_format,
     noun_group,
     noun_list,
     noun_show,
 )
 from regctl.errors import UsageError
-from regctl.options import FileOption, Globals, common_options
-from regctl.output import Column
+from regctl.options import FileOption, Format, Globals, SecretFormat, common_options
+from regctl.output import Column, emit
 from regctl.paths import segment
 
 VAULTS = "/strongbox/vaults"
+MERGE_PATCH = "application/merge-patch+json"
 
 VAULT_COLUMNS = (
     Column("NAME", "name"),
@@ -39,7 +44,7 @@ SECRET_COLUMNS = (
 )
 
 vaults_app = noun_group("Strongbox vaults: list, show, create, delete.")
-secrets_app = noun_group("Secrets in a vault: list, show, create, delete.")
+secrets_app = noun_group("Secrets in a vault: list, show, create, set, delete.")
 
 
 def register() -> None:
@@ -131,9 +136,67 @@ def secrets_list(options: Globals, vault: Vault) -> None:
 
 @secrets_app.command("show")
 @common_options()
-def secrets_show(options: Globals, vault: Vault, name: SecretName) -> None:
-    """Show a secret; its values only when the server returns them (strongbox-read)."""
-    noun_show(options, _secret(vault, name))
+def secrets_show(
+    options: Globals,
+    vault: Vault,
+    name: SecretName,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            metavar="HOST",
+            help="docker-config, k8s-secret: the registry the credentials are for (not "
+            "needed when the secret holds a config.json key).",
+            show_default=False,
+        ),
+    ] = None,
+    secret_name: Annotated[
+        str | None,
+        typer.Option(
+            "--secret-name",
+            metavar="NAME",
+            help="metadata.name of the k8s-secret (default: the secret's name).",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        SecretFormat | None,
+        typer.Option(
+            "-o",
+            "--format",
+            help="table, json, yaml or name; or the secret's registry credentials as a "
+            "docker-config (config.json) or k8s-secret.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Show a secret; its values only when the server returns them (strongbox-read).
+
+    -o docker-config prints the Docker config.json the secret stands for: its config.json
+    key as it is, or one made of username+password (or token) for --registry HOST;
+    -o k8s-secret the same as a kubernetes.io/dockerconfigjson Secret.
+    """
+    chosen = format.value if format is not None else None
+    if chosen == SecretFormat.env:
+        raise UsageError("-o env is for API clients: a secret shows as docker-config or k8s-secret")
+    if chosen not in (SecretFormat.docker_config, SecretFormat.k8s_secret):
+        if chosen is not None:
+            options.format = Format(chosen)
+        noun_show(options, _secret(vault, name))
+        return
+    from urllib.parse import urlencode
+
+    query = {"server": registry} if registry else {}
+    if chosen == SecretFormat.k8s_secret and secret_name:
+        query["name"] = secret_name
+    path = f"{_secret(vault, name)}/{chosen}" + (f"?{urlencode(query)}" if query else "")
+    rendered = call(options, "GET", path)
+    if chosen == SecretFormat.docker_config:
+        from regctl.credential_formats import dumps_config
+
+        sys.stdout.write(dumps_config(rendered))
+    else:
+        emit(rendered, Format.yaml)
 
 
 @secrets_app.command("create")
@@ -173,14 +236,15 @@ def _pair(text: str, option: str) -> tuple[str, str]:
     return key, value
 
 
-def _secret_body(literals: list[str], files: list[str]) -> dict[str, Any]:
+def _secret_body(
+    literals: list[str], files: list[str], literal_option: str = "--from-literal"
+) -> dict[str, Any]:
     import base64
-    import sys
 
     data: dict[str, str] = {}
     binary: dict[str, str] = {}
     for text in literals:
-        key, value = _pair(text, "--from-literal")
+        key, value = _pair(text, literal_option)
         data[key] = value
     for text in files:
         key, path = _pair(text, "--from-file")
@@ -196,6 +260,54 @@ def _secret_body(literals: list[str], files: list[str]) -> dict[str, Any]:
     if binary:
         body["base64-data"] = binary
     return body
+
+
+@secrets_app.command("set")
+@common_options()
+def secrets_set(
+    options: Globals,
+    vault: Vault,
+    name: SecretName,
+    pairs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[KEY=VALUE]...",
+            help="Keys to set; the secret's other keys stay as they are.",
+            show_default=False,
+        ),
+    ] = None,
+    from_file: FromFileOption = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--remove", metavar="KEY", help="A key to remove (repeatable).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """Set (or --remove) some keys of an existing secret without resending the others.
+
+    A JSON merge patch (PATCH), as regctl merge strongbox vaults VAULT secrets NAME with
+    {"data": {"KEY": "VALUE"}} does: regctl secrets set ops creds
+    --from-file config.json=$HOME/.docker/config.json.
+    """
+    if not pairs and not from_file and not remove:
+        raise UsageError("give KEY=VALUE, --from-file KEY=PATH or --remove KEY")
+    given = _secret_body(pairs or [], from_file or [], literal_option="KEY=VALUE")
+    data: dict[str, str | None] = dict(given["data"])
+    binary: dict[str, str | None] = dict(given.get("base64-data", {}))
+    for key in remove or []:
+        data[key] = binary[key] = None
+    # A key lives in one of the two maps: setting it in one drops it from the other.
+    for key in list(data):
+        if data[key] is not None:
+            binary.setdefault(key, None)
+    for key in list(binary):
+        if binary[key] is not None:
+            data.setdefault(key, None)
+    patch = {"data": data, "base64-data": binary}
+    with connect(options) as api:
+        result = api.call("PATCH", _secret(vault, name), patch, MERGE_PATCH)
+    emit(result, noun_format(options))
 
 
 @secrets_app.command("delete")

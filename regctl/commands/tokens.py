@@ -166,15 +166,27 @@ def tokens_create(
         str, typer.Option(metavar="NAME", help="What the token is for.", show_default=False)
     ] = "",
     policies: PoliciesOption = None,
+    for_client: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            metavar="CLIENT",
+            help="Mint the token for this API client (cli-xxxxx), as OpenShift hands out a "
+            "service account's token: its owner or a registry admin; logged on the server.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a personal access token; its value (token) is shown this once.
 
     Without --policies the token may do all its owner may; with them, no more than those
     policies allow. Use it as a bearer token (REGCTL_TOKEN) or as the password of any user
-    name with docker login.
+    name with docker login. --for cli-xxxxx makes it that API client's token, without
+    knowing the client's secret: regctl tokens create --for cli-ab12c --ttl 1h -o json |
+    jq -r .token | docker login -u serviceaccount --password-stdin HOST.
     """
     with connect(options) as api:
-        created = api.create_token(name, ttl, comma_list(policies) or None)
+        created = api.create_token(name, ttl, comma_list(policies) or None, for_client=for_client)
     say("the token is shown once: keep it now")
     emit(created, noun_format(options))
 

@@ -142,13 +142,17 @@ class AccessController:
         """The principal and when its credential expires (None: it does not)."""
         if looks_like_token(secret):
             return await self._token_principal(secret, ("personal", "session"))
-        if API_CLIENT_ID.fullmatch(username):
-            principal = await self.identities.check_api_client(username, secret)
-            if principal is None:
-                return None
-            return principal, (await self.identities.api_client(username)).expires_at
-        found = await self.identities.check_password(username, secret)
-        return None if found is None else (found, None)
+        if not API_CLIENT_ID.fullmatch(username):
+            # An API client's secret with any user name (docker login -u serviceaccount).
+            found_id = await self.identities.api_client_by_secret(secret)
+            if found_id is None:
+                found = await self.identities.check_password(username, secret)
+                return None if found is None else (found, None)
+            username = found_id
+        principal = await self.identities.check_api_client(username, secret)
+        if principal is None:
+            return None
+        return principal, (await self.identities.api_client(username)).expires_at
 
     async def principal_of_token(
         self, value: str, kinds: tuple[str, ...] = ("personal", "session")

@@ -70,6 +70,26 @@ def _check_principal(kind: str, principal_id: str) -> None:
         raise IdentityError(400, "a binding names a principal: kind user or api-client, and its id")
 
 
+async def _existing_principal(identities: Identities, kind: str, principal_id: str) -> None:
+    """400 for a malformed reference, 404 for a principal that does not exist: a grant to
+    a name nobody holds yet would pass to whoever is created under it later."""
+    _check_principal(kind, principal_id)
+    if kind == "user":
+        await identities.user(principal_id)
+    else:
+        await identities.api_client(principal_id)
+
+
+def check_rule_actions(actions: Any) -> None:
+    if (
+        not isinstance(actions, list)
+        or not actions
+        or not all(isinstance(action, str) for action in actions)
+        or not set(actions) <= RULE_ACTIONS
+    ):
+        raise IdentityError(400, "actions: a non-empty list of pull, push, delete")
+
+
 class Grants:
     def __init__(self, db: Database, identities: Identities) -> None:
         self._db = db
@@ -138,7 +158,7 @@ class Grants:
             raise IdentityError(404, f"no policy {name!r}")
 
     async def bind_policy(self, policy: str, kind: str, principal_id: str) -> None:
-        _check_principal(kind, principal_id)
+        await _existing_principal(self._identities, kind, principal_id)
         await self.policy(policy)
         async with auth_write(self._db) as conn:
             await upsert(
@@ -210,7 +230,7 @@ class Grants:
     ) -> RoleBinding:
         if role not in ROLES:
             raise IdentityError(400, f"unknown role {role!r}: one of {', '.join(sorted(ROLES))}")
-        _check_principal(kind, principal_id)
+        await _existing_principal(self._identities, kind, principal_id)
         namespace = namespace.strip("/")
         if not namespace:
             raise IdentityError(400, "a role binding needs a namespace (repository-name prefix)")
@@ -265,9 +285,8 @@ class Grants:
             if actions != [PULL]:
                 raise IdentityError(400, "a public access rule grants pull and nothing else")
         else:
-            _check_principal(kind, principal_id)
-        if not isinstance(actions, list) or not actions or not set(actions) <= RULE_ACTIONS:
-            raise IdentityError(400, "actions: a non-empty list of pull, push, delete")
+            await _existing_principal(self._identities, kind, principal_id)
+        check_rule_actions(actions)
         rule = AccessRule(repository, kind, principal_id, sorted(set(actions)))
         async with auth_write(self._db) as conn:
             await upsert(
@@ -350,7 +369,8 @@ class Grants:
                     )
                 )
             ).all()
-        found = [grant([PULL], [row.repository for row in rows])] if rows else []
+        globs = [glob for row in rows for glob in namespace_globs(row.repository)]
+        found = [grant([PULL], globs)] if rows else []
         self._public.put(None, found, generation, epoch=epoch)  # not if a change raced it
         return found
 
@@ -401,7 +421,8 @@ class Grants:
                 else []
             )
         found += [grant(ROLES[row.role][1], namespace_globs(row.namespace)) for row in roles]
-        found += [grant(row.actions, [row.repository]) for row in rules]
+        # A rule on a repository covers the images below it too (acc-x/myapp/myapp).
+        found += [grant(row.actions, namespace_globs(row.repository)) for row in rules]
         found += [grant([PULL, PUSH, DELETE, ADMIN], namespace_globs(ns)) for ns in owned]
         return found
 

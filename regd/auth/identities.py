@@ -282,6 +282,21 @@ class Identities:
             return None
         return Principal("api-client", client_id)
 
+    async def api_client_by_secret(self, secret: str) -> str | None:
+        """The id of the unexpired API client whose secret this is (its full entropy makes
+        the secret alone name it: docker login -u ANYNAME with a client's secret)."""
+        async with self._db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(api_clients.c.id, api_clients.c.expires_at).where(
+                        api_clients.c.secret_hash == token_hash(secret)
+                    )
+                )
+            ).first()
+        if row is None or (row.expires_at is not None and row.expires_at <= time.time()):
+            return None
+        return str(row.id)
+
 
 async def _forget_principal(conn: AsyncConnection, kind: str, principal_id: str) -> None:
     """Drop the tokens and grants of a deleted principal: a later one of the same name

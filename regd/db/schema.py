@@ -141,7 +141,7 @@ users = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
-#: Robots: id ``cli-xxxxx``, a secret shown once; pull-only unless granted more.
+#: Robots: id ``cli-xxxxx``, a secret shown once; nothing until granted.
 api_clients = sa.Table(
     "api_clients",
     metadata,
@@ -151,10 +151,12 @@ api_clients = sa.Table(
     sa.Column("owner", sa.String(64), nullable=True),
     #: A service account of a namespace (repository-name prefix), or None.
     sa.Column("namespace", sa.String(255), nullable=True),
-    #: JSON list of {"capabilities": [...], "repositories": [glob, ...]} (default: pull).
+    #: JSON list of {"capabilities": [...], "repositories": [glob, ...]} (may be empty).
     sa.Column("grants", sa.JSON, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    #: A secret alone names its client (docker login -u ANYNAME with a client's secret).
+    sa.Index("ix_api_clients_secret_hash", "secret_hash"),
 )
 
 #: Personal access tokens and refresh tokens: opaque, hashed at rest.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.caching import Cache
 from regd.db import Database
-from regd.db.schema import blobs, repository_blobs
+from regd.db.schema import blobs, repositories, repository_blobs
 from regd.db.sql import insert_ignore, upsert
 from regd.registry.clock import now
 from regd.registry.errors import ErrorCode, RegistryError
@@ -139,6 +139,23 @@ class Blobs:
             return None  # collected meanwhile: the client uploads it instead
         self._repositories.remember(name, repository_id)
         return size
+
+    async def holders(self, digest: Digest, limit: int = 32) -> list[str]:
+        """Names of (at most ``limit``) repositories the blob is linked in: candidates for
+        an automatic cross-mount (``POST ?mount=`` without ``from``)."""
+        query = (
+            sa.select(repositories.c.name)
+            .select_from(
+                repository_blobs.join(
+                    repositories, repositories.c.id == repository_blobs.c.repository_id
+                )
+            )
+            .where(repository_blobs.c.digest == str(digest))
+            .order_by(repositories.c.name)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return [str(name) for name in (await conn.scalars(query)).all()]
 
     async def adopt(self, name: str, digest: Digest, size: int) -> None:
         """Link a blob just committed to the store (fetched from an upstream) into ``name``."""

@@ -101,12 +101,20 @@ class Uploads:
             return progress.size
 
     async def finish(
-        self, name: str, upload_id: str, digest: Digest, body: AsyncIterator[bytes] | None
+        self,
+        name: str,
+        upload_id: str,
+        digest: Digest,
+        body: AsyncIterator[bytes] | None,
+        start: int | None = None,
     ) -> int:
-        """Append the last chunk (if any), verify the digest and commit; the blob's size."""
+        """Append the last chunk (if any; ``start`` from its Content-Range must equal the
+        current size), verify the digest and commit; the blob's size."""
         await self._check(name, upload_id)
         progress = await self._progress_of(upload_id)
         async with progress.lock:
+            if start is not None and start != progress.size:
+                raise _range_error(name, upload_id, progress.size)
             if body is not None:
                 await self._receive(upload_id, progress, body)
             return await self._commit(name, upload_id, progress, digest)

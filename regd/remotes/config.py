@@ -80,6 +80,9 @@ class Target:
     upstream_path: str
     #: The local repository the cached content lives in.
     cache_name: str
+    #: Reached through ``default-remote-registry`` (not a remote's prefix, not ``?ns=``):
+    #: the name may as well be a new local one being pushed.
+    fallback: bool = False
 
 
 def default_alias(address: str) -> str:
@@ -270,6 +273,24 @@ class Remotes:
                 return Target(remote, rest, f"{remote.name}/{rest}")
         return None
 
+    async def registry_target(self, registry: str, name: str) -> Target | None:
+        """Where ``name`` of registry ``registry`` comes from: containerd's ``?ns=`` on a
+        mirror request. The remote with that address (or alias; any Docker Hub address for
+        another), else the default remote when it is that registry; None: none is."""
+        hub = registry in DOCKER_HUB
+        found = None
+        for remote in await self.all():
+            if registry in (remote.address, remote.name) or (hub and remote.address in DOCKER_HUB):
+                found = remote
+                break
+        if found is None:
+            default = (await self.settings()).get("default-remote-registry")
+            if not default or (default != registry and not (hub and default in DOCKER_HUB)):
+                return None
+            found = RemoteRegistry(default, default_alias(default))
+        upstream = f"library/{name}" if found.address in DOCKER_HUB and "/" not in name else name
+        return Target(found, upstream, f"{found.name}/{upstream}")
+
     async def default_target(self, name: str) -> Target | None:
         """Where an otherwise unknown name is pulled from (``default-remote-registry``)."""
         address = (await self.settings()).get("default-remote-registry")
@@ -282,7 +303,7 @@ class Remotes:
         upstream = name
         if remote.address in DOCKER_HUB and "/" not in name:
             upstream = f"library/{name}"
-        return Target(remote, upstream, f"{remote.name}/{upstream}")
+        return Target(remote, upstream, f"{remote.name}/{upstream}", fallback=True)
 
 
 def _remote(row: Any) -> RemoteRegistry:

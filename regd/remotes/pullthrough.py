@@ -91,8 +91,14 @@ class PullThrough:
         self._count("blob", "hit")
         self.cache.touch(cache_name, digest)
 
-    async def target(self, name: str) -> Target | None:
-        """The upstream of a name: a remote's prefix, or the default remote for unknown names."""
+    async def target(self, name: str, registry: str | None = None) -> Target | None:
+        """The upstream of a name: the remote for ``registry`` (containerd's ``?ns=``), a
+        remote's prefix, or the default remote for unknown names."""
+        if registry:
+            found = await self._remotes.registry_target(registry, name)
+            if found is None:
+                raise RegistryError(ErrorCode.NAME_UNKNOWN, f"no remote registry for ns={registry}")
+            return found
         mirrored = await self._remotes.mirrored(name)
         if mirrored is not None:
             return mirrored

@@ -67,6 +67,19 @@ def _check_values(field: str, values: Any, base64_encoded: bool) -> dict[str, st
     return dict(values)
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge key by key, ``null`` deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
 def _aad(vault: str, name: str) -> bytes:
     return f"regd-secret:{vault}/{name}".encode()
 
@@ -185,6 +198,20 @@ class Vaults:
                     sa.insert(secrets).values(vault=vault, name=name, created_at=now, **values)
                 )
         return await self.secret(vault, name)
+
+    async def merge_secret(self, vault: str, name: str, patch: dict[str, Any]) -> Secret:
+        """Apply a JSON merge patch (RFC 7396) to a secret's body: ``{"data": {"k": "v"}}``
+        sets one key and keeps the others, ``null`` removes a key. The secret must exist."""
+        current = await self.secret(vault, name, reveal=True)
+        body: dict[str, Any] = {"data": dict(current.data or {})}
+        if current.base64_data:
+            body["base64-data"] = dict(current.base64_data)
+        if current.allow_image_access is not None:
+            body["allow-image-access"] = list(current.allow_image_access)
+        merged = merge_patch(body, patch)
+        if merged.setdefault("name", name) != name:
+            raise StrongboxError(400, "a merge patch cannot rename a secret")
+        return await self.put_secret(vault, merged, create_only=False)
 
     async def delete_secret(self, vault: str, name: str) -> None:
         async with self._db.write() as conn:

@@ -76,6 +76,9 @@ _SETTINGS = "/api/v1/image-registry/settings"
 _CACHE = "/api/v1/image-registry/cache"
 PRIVATE = "mx/team/app"
 PUBLIC = "mx/open/app"
+PUBLIC_INNER = "mx/open/app/inner"
+RULED = "mx/ruled"
+RULED_INNER = "mx/ruled/inner"
 PASSWORDS = {
     "admin": ADMIN_PASSWORD,
     "mx-viewer": "viewer-password-1",
@@ -249,9 +252,10 @@ def unbind_role(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
 
 
 def delete_access_rule(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
-    response = set_access_rule(world.admin, PRIVATE, f"user:mx-ruled-{unique}", ["pull"])
+    # (Rules name principals that exist: always the bystander, whose rule is set again.)
+    response = set_access_rule(world.admin, PRIVATE, "user:mx-bystander", ["pull"])
     assert response.status_code == 201, response.text
-    return Call("DELETE", f"/api/v1/repositories/{PRIVATE}/-/access-rules/user:mx-ruled-{unique}")
+    return Call("DELETE", f"/api/v1/repositories/{PRIVATE}/-/access-rules/user:mx-bystander")
 
 
 def delete_tag(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
@@ -285,6 +289,10 @@ def delete_remote(world: World, actor: Actor, unique: str, allowed: bool) -> Cal
     return Call("DELETE", f"{_REMOTES}/mx-gone-{unique}")
 
 
+def token_for_robot(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
+    return Call("POST", "/api/v1/tokens", json={"ttl": "1h", "for": world.admin_robot})
+
+
 def on_v2(cells: str, method: str, path: str, build: Build, ok: int) -> Row:
     return Row(f"{method} {path}", build, ok, cells, route=(method, path))
 
@@ -310,6 +318,7 @@ _RULES = "/api/v1/repositories/{name:.+}/-/access-rules"
 _REPO = "/api/v1/repositories/{name:.+}"
 _NEW_POLICY = {"rules": [{"capabilities": ["pull"], "repositories": ["mx/*"]}]}
 _ROBOT_GRANTS = {"grants": [{"capabilities": ["pull"], "repositories": [PRIVATE]}]}
+_PUSH_GRANTS = {"grants": [{"capabilities": ["pull", "push"], "repositories": [NAMESPACE + "/*"]}]}
 _BYSTANDER = {"principal": "user:mx-bystander"}
 _SAME_PASSWORD = {"password": PASSWORDS["mx-bystander"]}
 
@@ -352,6 +361,15 @@ ROWS: tuple[Row, ...] = (
           upload("DELETE"), 204),
     on_v2("401  ok   ok   ok   ok   ok   401  401  ok", "GET", "/v2/{name}/referrers/{digest}",
           fixed("GET", "/v2/{repo}/referrers/{digest}"), 200),
+    # Access rules cover the images below their repository (docs/security.md): a public
+    # rule on mx/open/app, and mx-viewer's pull+push rule on mx/ruled (nothing else).
+    Row("GET /v2/ below a public rule", fixed("GET", f"/v2/{PUBLIC_INNER}/manifests/base"), 200,
+          "ok   ok   ok   ok   ok   ok   401  401  ok"),
+    Row("GET /v2/ below a user's rule", fixed("GET", f"/v2/{RULED_INNER}/manifests/base"), 200,
+          "401  401  ok   403  403  ok   401  401  ok"),
+    Row("POST /v2/ uploads below a user's rule",
+          fixed("POST", f"/v2/{RULED_INNER}/blobs/uploads/"), 202,
+          "401  401  ok   403  403  ok   401  401  ok"),
 
     # /token: the actions the JWT grants (- none); asking for more is never an error
     #     anon pub  view edit      robot ptok      exp  rev  admin
@@ -371,6 +389,10 @@ ROWS: tuple[Row, ...] = (
            post(f"{_PRIVATE_API}/-/access-rules", {**_BYSTANDER, "actions": ["pull"]}), 201),
     on_api("401  401  403  403  403  403  401  401  ok", "DELETE", _RULES + "/{principal}",
            delete_access_rule, 204),
+    # Brightbox's "Add Access Rule": a new API client and its rule in one request
+    Row("POST access-rules new-api-client",
+           post(f"{_PRIVATE_API}/-/access-rules", {"new-api-client": "mx", "actions": ["pull"]}),
+           201, "401  401  403  403  403  403  401  401  ok"),
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", "/api/v1/repositories",
            fixed("GET", "/api/v1/repositories"), 200),
     on_api("401  401  403  ok   403  ok   401  401  ok", "POST", "/api/v1/repositories",
@@ -403,11 +425,14 @@ ROWS: tuple[Row, ...] = (
     on_api("401  401  403  403  403  403  401  401  ok", "DELETE", "/api/v1/users/{name}",
            delete_user, 204),
 
-    # API clients: granting needs admin over what is granted; others' robots are hidden
+    # API clients: others' robots are hidden
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", "/api/v1/api-clients",
            fixed("GET", "/api/v1/api-clients"), 200),
-    on_api("401  401  403  403  403  403  401  401  ok", "POST", "/api/v1/api-clients",
+    # granting needs what is granted (pull on mx/team/app); robots and limited tokens: never
+    on_api("401  401  ok   ok   403  403  401  401  ok", "POST", "/api/v1/api-clients",
            post("/api/v1/api-clients", _ROBOT_GRANTS), 201),
+    Row("POST /api/v1/api-clients pull,push", post("/api/v1/api-clients", _PUSH_GRANTS), 201,
+           "401  401  403  ok   403  403  401  401  ok"),
     on_api("401  401  404  404  404  404  401  401  ok", "GET", "/api/v1/api-clients/{id}",
            fixed("GET", "/api/v1/api-clients/{robot}"), 200),
     on_api("401  401  404  404  404  404  401  401  ok", "POST",
@@ -425,6 +450,9 @@ ROWS: tuple[Row, ...] = (
            fixed("GET", "/api/v1/tokens/{token}"), 200),
     on_api("401  401  404  404  404  404  401  401  ok", "DELETE", "/api/v1/tokens/{id}",
            revoke_token, 204),
+    # a token minted for an API client: its owner's or a registry admin's to mint
+    Row("POST /api/v1/tokens for an API client", token_for_robot, 201,
+           "401  401  404  404  404  404  401  401  ok"),
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "POST", "/api/v1/token",
            post("/api/v1/token", {}), 201),
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "POST",
@@ -477,6 +505,9 @@ ROWS: tuple[Row, ...] = (
     on_api("401  401  403  403  403  403  401  401  ok", "PUT",
            _VAULTS + "/{vault}/secrets/{secret}",
            fixed("PUT", _VAULTS + f"/{VAULT}/secrets/put-{{unique}}", {"data": {"k": "v"}}), 200),
+    on_api("401  401  403  403  403  403  401  401  ok", "PATCH",
+           _VAULTS + "/{vault}/secrets/{secret}",
+           fixed("PATCH", _VAULTS + f"/{VAULT}/secrets/hub", {"data": {"note": "{unique}"}}), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "DELETE",
            _VAULTS + "/{vault}/secrets/{secret}", delete_secret, 204),
     on_api("401  401  403  403  403  403  401  401  ok", "GET",
@@ -559,6 +590,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             PUBLIC: push_image(admin, PUBLIC, "base", seed="mx-public"),
         }
         assert set_access_rule(admin, PUBLIC, "public", ["pull"]).status_code == 201
+        for inner in (PUBLIC_INNER, RULED_INNER):
+            push_image(admin, inner, "base", seed=inner)
+        ruled = set_access_rule(admin, RULED, "user:mx-viewer", ["pull", "push"])
+        assert ruled.status_code == 201, ruled.text
         assert admin.post(_VAULTS, json={"name": VAULT}).status_code == 201
         hub = {"name": "hub", "data": {"username": "robot", "password": "upstream-password"}}
         assert admin.post(f"{_VAULTS}/{VAULT}/secrets", json=hub).status_code == 201

@@ -156,7 +156,9 @@ def test_a_new_user_does_not_inherit_a_deleted_users_tokens_or_grants(
 ) -> None:
     with _user(ids, admin, "id-frank", policies=["registry-push"]) as frank:
         _accessor, token = create_token(frank, "1h")
-    set_access_rule(admin, "id/frank/app", "user:id-frank", ["pull", "push", "delete"])
+    push_image(admin, "id/frank/app", "1.0", seed="id-frank")
+    made = set_access_rule(admin, "id/frank/app", "user:id-frank", ["pull", "push", "delete"])
+    assert made.status_code == 201, made.text
     with bearer_client(ids, token) as old_token:
         assert old_token.get("/api/v1/tokens").status_code == 200
         assert admin.delete("/api/v1/users/id-frank").status_code == 204
@@ -291,9 +293,9 @@ def test_an_unlimited_or_unreadable_ttl_is_refused(admin: httpx.Client, ttl: str
 
 def test_revoking_a_token_takes_effect_at_once(ids: RegdProcess, admin: httpx.Client) -> None:
     push_image(admin, "id/revoke/app", "1.0", seed="id-revoke")
-    set_access_rule(admin, "id/revoke/app", "user:id-kate", ["pull"])
     with _user(ids, admin, "id-kate") as kate:
         accessor, token = create_token(kate, "1h")
+    assert set_access_rule(admin, "id/revoke/app", "user:id-kate", ["pull"]).status_code == 201
     with (
         ids.client(("docker", token)) as basic,  # docker login with a token
         bearer_client(ids, token) as bearer,

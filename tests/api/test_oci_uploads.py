@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.identities import bind_role, client_as, create_user
 from tests.support.oci import (
     Session,
     assert_oci_error,
@@ -173,6 +174,38 @@ def test_out_of_order_chunk_is_416(http: httpx.Client, start: int) -> None:
     done = http.put(session.location, params={"digest": digest_of(b"0123456789abc")})
     assert done.status_code == 201
     _expect_blob(http, "uploads-order", b"0123456789abc")
+
+
+@pytest.mark.parametrize("start", [5, 11, 20])
+def test_a_closing_put_whose_content_range_is_not_at_the_uploaded_size_is_416(
+    http: httpx.Client, start: int
+) -> None:
+    """The conformance suite's check: the upload is left as it was, and still works."""
+    name = f"uploads-put-range-{start}"
+    session = start_upload(http, name)
+    assert _patch(http, session, b"0123456789", 0).status_code == 202
+    whole = digest_of(b"0123456789abc")
+    response = http.put(
+        session.location,
+        params={"digest": whole},
+        content=b"abc",
+        headers={
+            "Content-Range": f"{start}-{start + 2}",
+            "Content-Type": "application/octet-stream",
+        },
+    )
+    assert_oci_error(response, 416, "BLOB_UPLOAD_INVALID")
+    _expect_session_headers(response, session, 10)
+    assert upload_range(http.get(session.location)) == 10
+    assert http.head(f"/v2/{name}/blobs/{whole}").status_code == 404
+    done = http.put(
+        session.location,
+        params={"digest": whole},
+        content=b"abc",
+        headers={"Content-Range": "10-12", "Content-Type": "application/octet-stream"},
+    )
+    assert done.status_code == 201, done.text
+    _expect_blob(http, name, b"0123456789abc")
 
 
 def test_malformed_content_range_is_416(http: httpx.Client) -> None:
@@ -340,6 +373,31 @@ def test_a_blob_that_cannot_be_mounted_opens_a_session(
     # The fallback session works like any other.
     assert http.put(session.location, params={"digest": digest}, content=data).status_code == 201
     _expect_blob(http, target, data)
+
+
+def test_automatic_cross_mount_from_a_repository_the_caller_may_pull(
+    http: httpx.Client, regd: RegdProcess
+) -> None:
+    """POST ?mount= without from: 201 when the blob sits in a repository the caller may
+    pull; otherwise a session, and nothing of the other repository shows through."""
+    data = b"layer mounted without naming its repository"
+    digest = push_blob(http, "uploads-automount/source", data)
+    response = http.post("/v2/uploads-automount/target/blobs/uploads/", params={"mount": digest})
+    assert response.status_code == 201, response.text
+    assert response.headers["Location"] == f"/v2/uploads-automount/target/blobs/{digest}"
+    _expect_blob(http, "uploads-automount/target", data)
+
+    create_user(http, "automount-ed", "automount-password")
+    bind_role(http, "registry-editor", "user:automount-ed", "uploads-automount-ed")
+    with client_as(regd, ("automount-ed", "automount-password")) as editor:
+        target = "uploads-automount-ed/app"
+        refused = editor.post(f"/v2/{target}/blobs/uploads/", params={"mount": digest})
+        assert refused.status_code == 202
+        assert editor.head(f"/v2/{target}/blobs/{digest}").status_code == 404
+        # What it may pull (its own namespace) mounts.
+        own = push_blob(editor, "uploads-automount-ed/base", b"the editor's own layer")
+        mounted = editor.post(f"/v2/{target}/blobs/uploads/", params={"mount": own})
+        assert mounted.status_code == 201
 
 
 def test_a_deleted_blob_cannot_be_mounted(http: httpx.Client) -> None:

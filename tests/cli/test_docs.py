@@ -33,6 +33,7 @@ COMMANDS = [
     "version",
     "repositories list",
     "repositories show",
+    "repositories create",
     "repositories delete",
     "repositories access-rules add",
     "repositories access-rules list",
@@ -66,6 +67,7 @@ COMMANDS = [
     "secrets list",
     "secrets show",
     "secrets create",
+    "secrets set",
     "secrets delete",
     "remote-registries list",
     "remote-registries show",
@@ -162,7 +164,13 @@ def _bash_complete(*words: str) -> list[str]:
 def test_bash_completion() -> None:
     assert "repositories" in _bash_complete("regctl", "")
     assert _bash_complete("regctl", "rep") == ["replace", "repositories"]
-    assert _bash_complete("regctl", "repos", "") == ["list", "show", "delete", "access-rules"]
+    assert _bash_complete("regctl", "repos", "") == [
+        "list",
+        "show",
+        "create",
+        "delete",
+        "access-rules",
+    ]
     assert _bash_complete("regctl", "repos", "access-rules", "") == ["add", "list", "remove"]
     assert _bash_complete("regctl", "--server", "http://x", "tags", "") == ["list", "delete"]
     assert _bash_complete("regctl", "list", "users", "-o", "") == ["table", "json", "yaml", "name"]
@@ -203,7 +211,7 @@ def test_fish_completion() -> None:
         return [entry.split("\t")[0] for entry in done.stdout.splitlines()]
 
     assert "repositories" in complete("regctl ")
-    assert sorted(complete("regctl repos ")) == ["access-rules", "delete", "list", "show"]
+    assert sorted(complete("regctl repos ")) == ["access-rules", "create", "delete", "list", "show"]
     assert "--prefix" in complete("regctl repositories list --")
     assert sorted(complete("regctl -o ")) == ["json", "name", "table", "yaml"]
     assert "docker-config" in complete("regctl token show -o ")
@@ -227,7 +235,7 @@ def test_zsh_completion() -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout.split()
 
-    assert complete("regctl", "repos", "") == ["list", "show", "delete", "access-rules"]
+    assert complete("regctl", "repos", "") == ["list", "show", "create", "delete", "access-rules"]
     assert complete("regctl", "-o", "") == ["table", "json", "yaml", "name"]
     assert complete("regctl", "token", "-o", "") == [
         "text",

@@ -155,3 +155,71 @@ def test_remote_registries(admin: Regctl, tmp_path: Path) -> None:
     assert removed.stderr == "regctl: removed remote registry cli-quay.example.com\n"
     assert admin("remote-registries", "show", "cli-quay.example.com").code == 3
     admin("vaults", "delete", "cli-remote-creds", "-q")
+
+
+def test_opensvc_registry_credentials_kept_as_a_secret(admin: Regctl, tmp_path: Path) -> None:
+    """OpenSVC keeps a whole config.json in one key; others keep username and password.
+    Both render through regctl as docker-config and k8s-secret, and keys change one by one."""
+    import base64
+
+    assert admin("vaults", "create", "osvc").code == 0
+    config = {"auths": {"registry.opensvc.example": {"auth": "b3N2YzpzM2NyZXQ="}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    made = admin("secrets", "create", "osvc", "creds", "--from-file", f"config.json={path}")
+    assert made.code == 0, made.stderr
+
+    # A config.json key renders as itself (no --registry needed)...
+    rendered = admin("secrets", "show", "osvc", "creds", "-o", "docker-config")
+    assert rendered.code == 0, rendered.stderr
+    assert json.loads(rendered.stdout) == config
+    k8s = yaml.safe_load(admin("secrets", "show", "osvc", "creds", "-o", "k8s-secret").stdout)
+    assert k8s["type"] == "kubernetes.io/dockerconfigjson"
+    assert k8s["metadata"] == {"name": "creds"}
+    assert json.loads(base64.b64decode(k8s["data"][".dockerconfigjson"])) == config
+
+    # ... username+password renders as a new config.json for --registry.
+    literal = ["--from-literal", "username=robot", "--from-literal", "password=pw-1"]
+    assert admin("secrets", "create", "osvc", "hub", *literal).code == 0
+    missing = admin("secrets", "show", "osvc", "hub", "-o", "docker-config")
+    assert missing.code == 1
+    assert "--registry HOST" in missing.error_lines[0]
+    hub = admin("secrets", "show", "osvc", "hub", "-o", "docker-config", "--registry", "docker.io")
+    entry = json.loads(hub.stdout)["auths"]["docker.io"]
+    assert (entry["username"], entry["password"]) == ("robot", "pw-1")
+    named = admin(
+        "secrets", "show", "osvc", "hub", "-o", "k8s-secret", "--registry", "docker.io",
+        "--secret-name", "pull-hub",
+    )  # fmt: skip
+    assert yaml.safe_load(named.stdout)["metadata"] == {"name": "pull-hub"}
+    # The path grammar passes the query parameter with --param.
+    shown = admin(
+        "show", "strongbox", "vaults", "osvc", "secrets", "hub", "docker-config",
+        "--param", "server=quay.io",
+    )  # fmt: skip
+    assert shown.code == 0, shown.stderr
+    assert yaml.safe_load(shown.stdout)["auths"]["quay.io"]["username"] == "robot"
+    assert admin("show", "strongbox", "vaults", "osvc", "--param", "server").code == 2
+
+    # One key changes; the others stay (secrets set and the path grammar's merge: PATCH).
+    changed = admin("secrets", "set", "osvc", "hub", "password=pw-2", "-o", "json")
+    assert changed.code == 0, changed.stderr
+    assert json.loads(changed.stdout)["keys"] == ["password", "username"]
+    values = json.loads(admin("secrets", "show", "osvc", "hub", "-o", "json").stdout)["data"]
+    assert values == {"username": "robot", "password": "pw-2"}
+    path.write_text(json.dumps({"auths": {}}))
+    admin("secrets", "set", "osvc", "creds", "--from-file", f"config.json={path}")
+    assert json.loads(admin("secrets", "show", "osvc", "creds", "-o", "docker-config").stdout) == {
+        "auths": {}
+    }
+    merged = admin(
+        "merge", "strongbox", "vaults", "osvc", "secrets", "hub", input="data: {token: t-1}\n"
+    )
+    assert merged.code == 0, merged.stderr
+    assert yaml.safe_load(merged.stdout)["keys"] == ["password", "token", "username"]
+    removed = admin("secrets", "set", "osvc", "hub", "--remove", "token", "-o", "json")
+    assert json.loads(removed.stdout)["keys"] == ["password", "username"]
+    assert admin("secrets", "set", "osvc", "hub").code == 2
+    assert admin("secrets", "set", "osvc", "nothing", "a=b").code == 3
+    neither = admin("secrets", "show", "osvc", "hub", "-o", "env")
+    assert neither.code == 2

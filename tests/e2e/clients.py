@@ -18,7 +18,7 @@ import oras.auth
 import oras.client
 
 from tests.e2e.conftest import run, write_auth_file, write_policy
-from tests.support.images import LayoutImage
+from tests.support.images import LayoutImage, write_image_layout
 from tests.support.server import RegdProcess
 
 # -- skopeo ------------------------------------------------------------------------------
@@ -91,6 +91,30 @@ class Skopeo:
     def pull(self, name: str, tag: str, directory: Path) -> None:
         """Copy ``name:tag`` into an OCI layout at ``directory``."""
         self("copy", *self.src, self.ref(name, tag), f"oci:{directory}:{tag}")
+
+
+def seed_upstream(
+    skopeo_bin: str, directory: Path, host: str, creds: str, name: str, seed: str, **kw: Any
+) -> LayoutImage:
+    """Push a fresh image (``seed``) to an upstream registry at ``host`` as ``name:1.0``."""
+    image = write_image_layout(directory / f"seed-{seed}", "1.0", seed=seed, **kw)
+    config = directory / f"seeder-{seed}"
+    config.mkdir()
+    run(
+        [
+            skopeo_bin,
+            "--policy",
+            write_policy(config),
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            creds,
+            image.reference,
+            f"docker://{host}/{name}:1.0",
+        ],
+        env={"REGISTRY_AUTH_FILE": str(write_auth_file(config))},
+    )
+    return image
 
 
 def make_skopeo(

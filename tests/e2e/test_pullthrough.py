@@ -29,7 +29,8 @@ import pytest
 
 from tests.e2e.accounts import ADMIN, create_user
 from tests.e2e.clients import Skopeo, make_podman, make_skopeo
-from tests.e2e.conftest import require, require_tool, run, write_auth_file, write_policy
+from tests.e2e.clients import seed_upstream as _seed
+from tests.e2e.conftest import require, require_tool, write_policy
 from tests.support.images import LayoutImage, read_blob, read_layout_manifest, write_image_layout
 from tests.support.oci import OCI_MANIFEST, digest_of, error_codes
 from tests.support.server import RegdProcess, start_regd
@@ -132,30 +133,6 @@ def settings(http: httpx.Client, **changes: Any) -> Iterator[None]:
     finally:
         restored = http.put("/api/v1/image-registry/settings", json=before)
         assert restored.status_code == 200, restored.text
-
-
-def _seed(
-    skopeo_bin: str, directory: Path, host: str, creds: str, name: str, seed: str, **kw: Any
-) -> LayoutImage:
-    """Push a fresh image to an upstream as ``name:1.0``."""
-    image = write_image_layout(directory / f"seed-{seed}", "1.0", seed=seed, **kw)
-    config = directory / f"seeder-{seed}"
-    config.mkdir()
-    run(
-        [
-            skopeo_bin,
-            "--policy",
-            write_policy(config),
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            creds,
-            image.reference,
-            f"docker://{host}/{name}:1.0",
-        ],
-        env={"REGISTRY_AUTH_FILE": str(write_auth_file(config))},
-    )
-    return image
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``/api/v1/api-clients``: robots (``cli-xxxxx``) with a secret shown once.
 
-Pull-only unless granted more. A caller may give a robot only capabilities it could
-manage itself: ``admin`` over each repository glob, and each capability over it.
+A new client holds nothing until granted: ``grants``, a ``role`` on a ``namespace`` (a
+role binding, listed with the others), access rules or policies. A caller may give a
+robot only what it holds itself: each capability over each repository glob.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from regd.auth.access import REPOSITORY, Resource
-from regd.auth.capabilities import ADMIN, ROLES
+from regd.auth.capabilities import ROLES
 from regd.auth.identities import ApiClient, normalize_grants
 from regd.auth.tokens import parse_ttl
 from regd.http.api.auth import is_admin, refuse_limited_token
@@ -42,10 +43,11 @@ async def _render(request: web.Request, client: ApiClient) -> dict[str, Any]:
 
 
 async def _may_grant(request: web.Request, grants: list[dict[str, Any]]) -> None:
+    """403 unless the caller holds every capability over every glob it hands out."""
     access, caller = request.app[ACCESS], principal(request)
     for item in grants:
         for glob in item["repositories"]:
-            for capability in {ADMIN, *item["capabilities"]}:
+            for capability in sorted(item["capabilities"]):
                 if not await access.authorize(caller, Resource(REPOSITORY, glob), capability):
                     raise Problem(403, f"{caller} may not grant {capability} on {glob!r}")
 
@@ -61,16 +63,21 @@ async def create_client(request: web.Request) -> web.Response:
     body = await json_body(request)
     caller = principal(request)
     access = request.app[ACCESS]
+    # A robot or a token limited to policies would make a client outliving its own expiry.
+    if caller.kind == "api-client" and not await is_admin(request):
+        raise Problem(403, f"{caller} is an API client: it may not create API clients")
+    await refuse_limited_token(request, "create an API client")
     grants = normalize_grants(field(body, "grants", list, None))
     namespace = field(body, "namespace", str, None)
     role = field(body, "role", str, None)
     if role is not None and (role not in ROLES or not namespace):
         raise Problem(400, f"role is one of {', '.join(sorted(ROLES))}, bound with a namespace")
+    role_grant = []
     if namespace and role:
-        grants.append(
+        role_grant = [
             {"capabilities": sorted(ROLES[role][1]), "repositories": [namespace, namespace + "/*"]}
-        )
-    await _may_grant(request, grants)
+        ]
+    await _may_grant(request, grants + role_grant)
     ttl = field(body, "ttl", str, None)
     client, secret = await access.identities.create_api_client(
         description=field(body, "description", str, ""),
@@ -79,6 +86,8 @@ async def create_client(request: web.Request) -> web.Response:
         namespace=namespace,
         expires_at=time.time() + parse_ttl(ttl) if ttl else None,
     )
+    if namespace and role:  # a role binding like any other: role-bindings list shows it
+        await access.grants.bind_role(role, "api-client", client.id, namespace)
     return web.json_response({**await _render(request, client), "secret": secret}, status=201)
 
 

@@ -3,8 +3,11 @@
 Writing needs ``strongbox-write`` on the vault; reading anything of a vault (its secrets'
 names, keys and values) needs ``strongbox-read`` on it, and the vault listing shows only
 the vaults the caller may read (deny by default: names alone tell an attacker what to
-look for). A secret can
-also be rendered as a Docker ``config.json`` or a Kubernetes dockerconfigjson Secret.
+look for). A secret can also be rendered as a Docker ``config.json`` or a Kubernetes
+dockerconfigjson Secret: a secret with a ``config.json`` key (OpenSVC keeps the whole
+file in one key) as itself, one with ``username``+``password`` or ``token`` as a new
+config.json for ``?server=``. PATCH changes some keys of a secret (a JSON merge patch)
+without resending the others.
 """
 
 from __future__ import annotations
@@ -130,38 +133,58 @@ async def replace_secret(request: web.Request) -> web.Response:
     return web.json_response(_secret(secret))
 
 
+async def merge_secret(request: web.Request) -> web.Response:
+    """PATCH: a JSON merge patch on the secret's body (``{"data": {"key": "new"}}``)."""
+    vault = await _write(request)
+    patch = await json_body(request)
+    secret = await request.app[STRONGBOX].merge_secret(vault, request.match_info["secret"], patch)
+    return web.json_response(_secret(secret))
+
+
 async def delete_secret(request: web.Request) -> web.Response:
     vault = await _write(request)
     await request.app[STRONGBOX].delete_secret(vault, request.match_info["secret"])
     return web.Response(status=204)
 
 
-async def _credentials(request: web.Request) -> tuple[str, dict[str, str]]:
+async def _config(request: web.Request) -> dict[str, Any]:
+    """The Docker config.json a secret stands for: its ``config.json`` key as it is (the
+    OpenSVC shape), else one made of ``username``+``password`` or ``token`` for ?server=."""
     vault, name = request.match_info["vault"], request.match_info["secret"]
     await require(request, Resource(VAULT, vault), STRONGBOX_READ)
+    values = await request.app[STRONGBOX].values(vault, name)
+    if "config.json" in values:
+        try:
+            config = json.loads(values["config.json"])
+        except json.JSONDecodeError as error:
+            raise Problem(400, f"the secret's config.json is not JSON: {error}") from None
+        if not isinstance(config, dict):
+            raise Problem(400, "the secret's config.json is not a JSON object")
+        return config
     server = request.query.get("server")
     if not server:
-        raise Problem(400, "?server=HOST is required: the registry these credentials are for")
-    values = await request.app[STRONGBOX].values(vault, name)
+        raise Problem(
+            400,
+            "?server=HOST is required (regctl: --registry HOST): the registry these "
+            "credentials are for",
+        )
     if "username" in values and "password" in values:
         user, password = values["username"], values["password"]
     elif "token" in values:
         user, password = values.get("username", "<token>"), values["token"]
     else:
-        raise Problem(400, "the secret holds neither username+password nor token")
+        raise Problem(400, "the secret holds neither config.json, nor username+password, nor token")
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return server, {"username": user, "password": password, "auth": auth}
+    return {"auths": {server: {"username": user, "password": password, "auth": auth}}}
 
 
 async def docker_config(request: web.Request) -> web.Response:
-    server, entry = await _credentials(request)
-    return web.json_response({"auths": {server: entry}})
+    return web.json_response(await _config(request))
 
 
 async def k8s_secret(request: web.Request) -> web.Response:
     """A ``kubernetes.io/dockerconfigjson`` Secret, as ``kubectl create secret docker-registry``."""
-    server, entry = await _credentials(request)
-    config = json.dumps({"auths": {server: entry}}, separators=(",", ":"))
+    config = json.dumps(await _config(request), separators=(",", ":"))
     return web.json_response(
         {
             "apiVersion": "v1",
@@ -196,7 +219,7 @@ _SECRET_SCHEMA = {
 }
 _NO_VAULT = {404: "no such vault", **DENIED}
 _NO_SECRET = {404: "no such vault or secret", **DENIED}
-_SERVER = (("server", "the registry host the credentials are for"),)
+_SERVER = (("server", "the registry host the credentials are for (not for a config.json secret)"),)
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -280,6 +303,16 @@ ROUTES: tuple[ApiRoute, ...] = (
         "Create or replace a secret",
         "strongbox",
         {200: "stored", 400: "invalid", **_NO_VAULT},
+        _SECRET_SCHEMA,
+        _SECRET_SCHEMA,
+    ),
+    ApiRoute(
+        "PATCH",
+        _SECRET,
+        merge_secret,
+        "Change some keys of a secret (JSON merge patch; null removes a key)",
+        "strongbox",
+        {200: "stored", 400: "invalid", **_NO_SECRET},
         _SECRET_SCHEMA,
         _SECRET_SCHEMA,
     ),

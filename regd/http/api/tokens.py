@@ -6,17 +6,22 @@ A token's value is shown once, at creation; listings show its accessor (``id``) 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
+from regd.auth.identities import IdentityError
+from regd.auth.principals import Principal
 from regd.auth.tokens import TokenInfo, parse_ttl
-from regd.http.api.auth import is_admin
+from regd.http.api.auth import is_admin, refuse_limited_token
 from regd.http.api.common import check_policies, field, json_body, principal_ref, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
+#: Tokens minted for someone else (``for``): who, for whom, which accessor.
+audit = logging.getLogger("regd.audit")
 BASE = "/api/v1/tokens"
 SESSION_TTL = 3600.0
 
@@ -46,17 +51,47 @@ def _ttl(value: Any, default: str | None) -> float:
     return parse_ttl(value)
 
 
+async def _service_account(request: web.Request, reference: str) -> Principal:
+    """The API client a token is minted ``for`` (OpenShift: a service account's token), when
+    the caller may manage it: a registry admin, or the user who owns it. Audited."""
+    client_id = reference.removeprefix("api-client:")
+    caller = principal(request)
+    try:
+        client = await request.app[ACCESS].identities.api_client(client_id)
+    except IdentityError:
+        raise Problem(404, f"no API client {client_id!r}") from None
+    if client.owner != caller.id and not await is_admin(request):
+        raise Problem(404, f"no API client {client_id!r}")
+    await refuse_limited_token(request, "mint tokens for an API client")
+    if client.expired():
+        raise Problem(409, f"API client {client_id!r} has expired")
+    return Principal("api-client", client.id)
+
+
 async def _create(request: web.Request, kind: str, default_ttl: str | None) -> dict[str, Any]:
     body = await json_body(request)
+    owner = principal(request)
+    on_behalf = field(body, "for", str, None) if kind == "personal" else None
+    if on_behalf is not None:
+        owner = await _service_account(request, on_behalf)
     policies = field(body, "policies", list, None)
     await check_policies(request, policies)
     info, value = await request.app[ACCESS].tokens.create(
-        principal(request),
+        owner,
         "personal" if kind == "personal" else "session",
         _ttl(body.get("ttl"), default_ttl),
         name=field(body, "name", str, ""),
         policies=policies,
     )
+    if on_behalf is not None:
+        # The audit hook: who minted which token for which API client (never its value).
+        audit.info(
+            "token %s (ttl until %s) minted for %s by %s",
+            info.id,
+            timestamp(info.expires_at),
+            principal_ref(owner.kind, owner.id),
+            principal(request),
+        )
     return {
         **_token(info),
         "token": value,
@@ -93,6 +128,13 @@ async def _own(request: web.Request) -> TokenInfo:
     info = await request.app[ACCESS].tokens.get(request.match_info["id"])
     caller = principal(request)
     mine = info.principal_kind == caller.kind and info.principal_id == caller.id
+    if not mine and info.principal_kind == "api-client" and caller.kind == "user":
+        # The tokens of an API client one owns (minted with "for") are its owner's to manage.
+        try:
+            client = await request.app[ACCESS].identities.api_client(info.principal_id)
+        except IdentityError:
+            client = None
+        mine = client is not None and client.owner == caller.id
     if not mine and not await is_admin(request):
         raise Problem(404, f"no token {info.id!r}")
     return info
@@ -130,6 +172,11 @@ _NEW_TOKEN = {
         "name": {"type": "string"},
         "ttl": {"type": "string", "description": "4h, 30m, 1y2d5h"},
         "policies": {"type": "array", "items": {"type": "string"}},
+        "for": {
+            "type": "string",
+            "description": "an API client (cli-xxxxx) you own or, as a registry admin, any: "
+            "the token is that client's (a service account's token)",
+        },
     },
 }
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
 from regd.http.keys import PULLTHROUGH
 from regd.http.metrics import METRICS, CountedFileResponse
-from regd.http.oci.common import name_of, registry
+from regd.http.oci.common import name_of, registry, upstream_target
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.mediatypes import OCTET_STREAM
 from regd.registry.names import Digest
@@ -30,8 +31,25 @@ def _headers(digest: Digest) -> dict[str, str]:
 
 async def _local_name(request: web.Request, name: str) -> tuple[str, Target | None]:
     """Where the blob lives locally: the name itself, or its pull-through cache."""
-    target = await request.app[PULLTHROUGH].target(name)
+    target = await upstream_target(request, name)
     return (name if target is None else target.cache_name), target
+
+
+@asynccontextmanager
+async def _pushable(target: Target, digest: Digest) -> AsyncIterator[None]:
+    """A push never depends on an upstream: for a name reached only through
+    ``default-remote-registry`` (nothing local under it yet), an upstream that is
+    unreachable, wants credentials or fails is a plain 404, so the client uploads the blob
+    (docs/api.md, "Pushes and the default remote")."""
+    try:
+        yield
+    except RegistryError as error:
+        if not target.fallback or error.code is ErrorCode.BLOB_UNKNOWN:
+            raise
+        log.info("blob %s of %s: %s; answered 404", digest, target.upstream_path, error.message)
+        raise RegistryError(
+            ErrorCode.BLOB_UNKNOWN, "not here, and the default remote registry did not answer"
+        ) from None
 
 
 async def head(request: web.Request) -> web.Response:
@@ -43,7 +61,8 @@ async def head(request: web.Request) -> web.Response:
     except RegistryError:
         if target is None:
             raise
-        size = await request.app[PULLTHROUGH].blob_size(target, digest)
+        async with _pushable(target, digest):
+            size = await request.app[PULLTHROUGH].blob_size(target, digest)
     else:
         if target is not None:
             request.app[PULLTHROUGH].served_cached_blob(local, digest)
@@ -65,7 +84,8 @@ async def get(request: web.Request) -> web.StreamResponse:
         if target is None:
             raise
         # Not cached, or its bytes were evicted or collected: from the upstream again.
-        size, chunks = await request.app[PULLTHROUGH].open_blob(target, digest)
+        async with _pushable(target, digest):
+            size, chunks = await request.app[PULLTHROUGH].open_blob(target, digest)
         return await _stream(request, digest, size, chunks)
     if target is not None:
         request.app[PULLTHROUGH].served_cached_blob(local, digest)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Final
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from regd.http.keys import REGISTRY
+from regd.http.authn import public_url
+from regd.http.keys import PULLTHROUGH, REGISTRY
 from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.names import Digest, validate_name
+from regd.remotes.config import Target
 
 API_VERSION_HEADER: Final = "Docker-Distribution-API-Version"
 #: Bytes handed to the hasher and the store at a time.
@@ -26,6 +29,15 @@ def registry(request: web.Request) -> Registry:
 
 def name_of(request: web.Request) -> str:
     return validate_name(request.match_info["name"])
+
+
+async def upstream_target(request: web.Request, name: str) -> Target | None:
+    """Where a pulled name's content comes from (None: it is local). containerd's
+    ``?ns=REGISTRY`` on a mirror request names the registry, unless that is this one."""
+    ns = request.query.get("ns") or None
+    if ns is not None and ns in (request.host, urlsplit(public_url(request)).netloc):
+        ns = None
+    return await request.app[PULLTHROUGH].target(name, ns)
 
 
 def digest_param(value: str | None) -> Digest:

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import PULL
-from regd.http.keys import ACCESS, PULLTHROUGH, principal
-from regd.http.oci.common import name_of, next_link, page_limit, registry
+from regd.http.keys import ACCESS, principal
+from regd.http.oci.common import name_of, next_link, page_limit, registry, upstream_target
 from regd.registry.mediatypes import OCI_INDEX
 from regd.registry.names import Digest
 
@@ -60,7 +60,7 @@ async def catalog(request: web.Request) -> web.Response:
 
 async def _cache_name(request: web.Request, name: str) -> str:
     """Pulled-through content is listed under the name it was pulled by."""
-    target = await request.app[PULLTHROUGH].target(name)
+    target = await upstream_target(request, name)
     return name if target is None else target.cache_name
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from regd.http.keys import PULLTHROUGH
 from regd.http.limits import BodyTooLarge, read_at_most
-from regd.http.oci.common import name_of, registry
+from regd.http.oci.common import name_of, registry, upstream_target
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifest_format import MAX_MANIFEST_SIZE
 from regd.registry.names import parse_reference
@@ -24,7 +24,7 @@ async def get(request: web.Request) -> web.Response:
         raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail=error.detail) from None
     headers: dict[str, str] = {}
     pullthrough = request.app[PULLTHROUGH]
-    target = await pullthrough.target(name)
+    target = await upstream_target(request, name)
     if target is None:
         manifest = await registry(request).manifests.get(name, reference)
     else:

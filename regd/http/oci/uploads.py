@@ -57,12 +57,14 @@ async def start(request: web.Request) -> web.Response:
     if "mount" in query:
         digest = digest_param(query["mount"])
         source = query.get("from")
-        if (
-            source
-            and await _may_pull(request, validate_name(source))
-            and await reg.blobs.mount(name, digest, source) is not None
-        ):
-            return _created(name, digest)
+        # Without from: any repository holding the blob that the caller may pull
+        # (automatic cross-mount).
+        sources = [validate_name(source)] if source else await reg.blobs.holders(digest)
+        for candidate in sources:
+            if candidate != name and await _may_pull(request, candidate):
+                if await reg.blobs.mount(name, digest, candidate) is not None:
+                    return _created(name, digest)
+                break
         # Not mountable: fall back to a new session, as the spec says.
     elif "digest" in query:
         digest = digest_param(query["digest"])
@@ -112,7 +114,8 @@ async def patch(request: web.Request) -> web.Response:
 
 
 async def finish(request: web.Request) -> web.Response:
-    """PUT ``?digest=``: the last chunk (optional), verify, commit."""
+    """PUT ``?digest=``: the last chunk (optional), verify, commit. A Content-Range that
+    does not start at the uploaded size is 416, the upload left as it was."""
     name = name_of(request)
     upload_id = request.match_info["uuid"]
     digest = digest_param(request.query.get("digest"))
@@ -121,7 +124,8 @@ async def finish(request: web.Request) -> web.Response:
         or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
     )
     body = _counted(request) if has_body else None
-    await registry(request).uploads.finish(name, upload_id, digest, body)
+    start = _range_start(request)
+    await registry(request).uploads.finish(name, upload_id, digest, body, start)
     return _created(name, digest)
 
 
