@@ -56,7 +56,11 @@ def test_deny_by_default_and_anonymous_pulls_public_repositories_only(tmp_path: 
         await access.grants.set_access_rule("pub/app", "public", "", [PULL])
         assert await access.authorize(ANONYMOUS, _repo("pub/app"), PULL)
         assert not await access.authorize(ANONYMOUS, _repo("pub/app"), PUSH)
-        assert not await access.authorize(ANONYMOUS, _repo("pub/app/below"), PULL)
+        # A rule covers the images below its repository (docs/security.md), not its siblings.
+        assert await access.authorize(ANONYMOUS, _repo("pub/app/below"), PULL)
+        assert not await access.authorize(ANONYMOUS, _repo("pub/app/below"), PUSH)
+        assert not await access.authorize(ANONYMOUS, _repo("pub/application"), PULL)
+        assert not await access.authorize(ANONYMOUS, _repo("pub"), PULL)
         assert await access.authorize(ALICE, _repo("pub/app"), PULL)
         assert not await access.authorize(ALICE, _repo("pub/app"), PUSH)
 
