@@ -57,21 +57,55 @@ class Metrics:
         self.gc_bytes.inc(freed)
 
 
+#: Every counter of :class:`Metrics`: field -> (metric name, help, labels).
+_COUNTERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "http_requests": (
+        "regd_http_requests",
+        "HTTP requests answered, by face (v2, token, api, other), route kind, method and status.",
+        ("face", "kind", "method", "status"),
+    ),
+    "blob_bytes_sent": (
+        "regd_blob_bytes_sent",
+        "Bytes of blob bodies answered to GETs (Range included).",
+        (),
+    ),
+    "upload_bytes_received": (
+        "regd_upload_bytes_received",
+        "Bytes of blob upload bodies received.",
+        (),
+    ),
+    "pullthrough_requests": (
+        "regd_pullthrough_requests",
+        "Pull-through cache lookups by kind (manifest, blob) and result (hit, miss, stale).",
+        ("kind", "result"),
+    ),
+    "upstream_requests": (
+        "regd_upstream_requests",
+        "Requests to upstream registries (token services included) by remote and "
+        "status class (2xx..5xx, error: no answer).",
+        ("remote", "status_class"),
+    ),
+    "upstream_bytes": (
+        "regd_upstream_bytes_received",
+        "Bytes of manifests and blobs fetched from upstream registries.",
+        ("remote",),
+    ),
+    "gc_runs": ("regd_gc_runs", "Garbage collections run by this regd (gc_interval).", ()),
+    "gc_links": ("regd_gc_links_freed", "Blob links dropped by garbage collection.", ()),
+    "gc_blobs": ("regd_gc_blobs_freed", "Blobs deleted by garbage collection.", ()),
+    "gc_bytes": ("regd_gc_bytes_freed", "Bytes freed by garbage collection.", ()),
+}
+
+
 def create() -> Metrics:
     registry = CollectorRegistry(auto_describe=True)
     ProcessCollector(registry=registry)
-
-    def counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
-        return Counter(name, documentation, labels, registry=registry)
-
+    counters = {
+        field: Counter(name, documentation, labels, registry=registry)
+        for field, (name, documentation, labels) in _COUNTERS.items()
+    }
     return Metrics(
-        registry=registry,
-        http_requests=counter(
-            "regd_http_requests",
-            "HTTP requests answered, by face (v2, token, api, other), route kind, method "
-            "and status.",
-            ("face", "kind", "method", "status"),
-        ),
+        registry,
         http_duration=Histogram(
             "regd_http_request_duration_seconds",
             "Seconds from a request's arrival to its handler's answer (a sendfile blob "
@@ -80,35 +114,10 @@ def create() -> Metrics:
             registry=registry,
             buckets=DURATION_BUCKETS,
         ),
-        blob_bytes_sent=counter(
-            "regd_blob_bytes_sent", "Bytes of blob bodies answered to GETs (Range included)."
-        ),
-        upload_bytes_received=counter(
-            "regd_upload_bytes_received", "Bytes of blob upload bodies received."
-        ),
-        pullthrough_requests=counter(
-            "regd_pullthrough_requests",
-            "Pull-through cache lookups by kind (manifest, blob) and result (hit, miss, stale).",
-            ("kind", "result"),
-        ),
-        upstream_requests=counter(
-            "regd_upstream_requests",
-            "Requests to upstream registries (token services included) by remote and "
-            "status class (2xx..5xx, error: no answer).",
-            ("remote", "status_class"),
-        ),
-        upstream_bytes=counter(
-            "regd_upstream_bytes_received",
-            "Bytes of manifests and blobs fetched from upstream registries.",
-            ("remote",),
-        ),
         pullthrough_memory=Gauge(
             "regd_pullthrough_memory_bytes",
             "Bytes of cold pull-through blobs held in memory ahead of the cache writes.",
             registry=registry,
         ),
-        gc_runs=counter("regd_gc_runs", "Garbage collections run by this regd (gc_interval)."),
-        gc_links=counter("regd_gc_links_freed", "Blob links dropped by garbage collection."),
-        gc_blobs=counter("regd_gc_blobs_freed", "Blobs deleted by garbage collection."),
-        gc_bytes=counter("regd_gc_bytes_freed", "Bytes freed by garbage collection."),
+        **counters,
     )

@@ -137,82 +137,87 @@ def _read(options: Globals, method: str, path: str) -> Any:
         return api.call(method, path)
 
 
+@common_options()
+def create(
+    options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
+) -> None:
+    """Create: POST the body to the collection at the path; the name is in the body."""
+    _write(options, "POST", words, file, "created", params=param)
+
+
+@common_options()
+def show(options: Globals, words: Words, param: ParamOption = None) -> None:
+    """Show: GET the path and print the answer whole (YAML by default).
+
+    --param KEY=VALUE adds a query parameter (repeatable).
+    """
+    emit(_read(options, "GET", _query_path(words, param)), options.format or Format.yaml)
+
+
+@common_options()
+def list_(options: Globals, words: Words, param: ParamOption = None) -> None:
+    """List: GET the collection at the path and print the names of its items.
+
+    A name is the item's 'name' field (else id, address, accessor, digest). 'show'
+    prints the whole items.
+    """
+    result = _read(options, "GET", _query_path(words, param))
+    emit(names(result), options.format or Format.yaml, empty="the list is empty")
+
+
+@common_options()
+def replace(
+    options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
+) -> None:
+    """Replace: PUT the body at the path (creates the object when it is missing)."""
+    _write(options, "PUT", words, file, "replaced", params=param)
+
+
+@common_options()
+def merge(
+    options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
+) -> None:
+    """Merge: PATCH the path with the body as a JSON merge patch (RFC 7396).
+
+    Scalars and lists are replaced as a whole; null deletes a key.
+    """
+    _write(options, "PATCH", words, file, "merged into", MERGE_PATCH, param)
+
+
+@common_options()
+def delete(options: Globals, words: Words, param: ParamOption = None) -> None:
+    """Delete: DELETE the path."""
+    path = _query_path(words, param)
+    result = _read(options, "DELETE", path)
+    say(f"deleted {API}{path}")
+    emit(result, options.format or Format.yaml)
+
+
+@common_options()
+def do(options: Globals, arguments: ActionWords) -> None:
+    """Run an action: POST the flags as {KEY: VALUE} to the path's ACTION.
+
+    'regctl do strongbox token create-token --policies registry-push --ttl 4h' posts
+    {"policies": ["registry-push"], "ttl": "4h"} to /api/v1/strongbox/token/create-token.
+    A VALUE is typed by the action's request schema in regd's OpenAPI document: a
+    list splits on commas (and collects a repeated KEY), a number or boolean is
+    converted; anything else stays a string.
+    """
+    words, flags = split_action(arguments)
+    path = api_path(words)
+    with connect(options) as api:
+        body = typed_flags(api, path, flags) if flags else flags
+        result = api.call("POST", path, body)
+    if result is None:
+        say(f"done: {words[-1]}")
+    emit(result, options.format or Format.yaml)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(rich_help_panel=PANEL)
-    @common_options()
-    def create(
-        options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
-    ) -> None:
-        """Create: POST the body to the collection at the path; the name is in the body."""
-        _write(options, "POST", words, file, "created", params=param)
-
-    @app.command(rich_help_panel=PANEL)
-    @common_options()
-    def show(options: Globals, words: Words, param: ParamOption = None) -> None:
-        """Show: GET the path and print the answer whole (YAML by default).
-
-        --param KEY=VALUE adds a query parameter (repeatable).
-        """
-        emit(_read(options, "GET", _query_path(words, param)), options.format or Format.yaml)
-
-    @app.command("list", rich_help_panel=PANEL)
-    @common_options()
-    def list_(options: Globals, words: Words, param: ParamOption = None) -> None:
-        """List: GET the collection at the path and print the names of its items.
-
-        A name is the item's 'name' field (else id, address, accessor, digest). 'show'
-        prints the whole items.
-        """
-        result = _read(options, "GET", _query_path(words, param))
-        emit(names(result), options.format or Format.yaml, empty="the list is empty")
-
-    @app.command(rich_help_panel=PANEL)
-    @common_options()
-    def replace(
-        options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
-    ) -> None:
-        """Replace: PUT the body at the path (creates the object when it is missing)."""
-        _write(options, "PUT", words, file, "replaced", params=param)
-
-    @app.command(rich_help_panel=PANEL)
-    @common_options()
-    def merge(
-        options: Globals, words: Words, file: FileOption = None, param: ParamOption = None
-    ) -> None:
-        """Merge: PATCH the path with the body as a JSON merge patch (RFC 7396).
-
-        Scalars and lists are replaced as a whole; null deletes a key.
-        """
-        _write(options, "PATCH", words, file, "merged into", MERGE_PATCH, param)
-
-    @app.command(rich_help_panel=PANEL)
-    @common_options()
-    def delete(options: Globals, words: Words, param: ParamOption = None) -> None:
-        """Delete: DELETE the path."""
-        path = _query_path(words, param)
-        result = _read(options, "DELETE", path)
-        say(f"deleted {API}{path}")
-        emit(result, options.format or Format.yaml)
-
-    @app.command(
+    for command in (create, show, list_, replace, merge, delete):
+        app.command(command.__name__.rstrip("_"), rich_help_panel=PANEL)(command)
+    app.command(
+        "do",
         rich_help_panel=PANEL,
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )
-    @common_options()
-    def do(options: Globals, arguments: ActionWords) -> None:
-        """Run an action: POST the flags as {KEY: VALUE} to the path's ACTION.
-
-        'regctl do strongbox token create-token --policies registry-push --ttl 4h' posts
-        {"policies": ["registry-push"], "ttl": "4h"} to /api/v1/strongbox/token/create-token.
-        A VALUE is typed by the action's request schema in regd's OpenAPI document: a
-        list splits on commas (and collects a repeated KEY), a number or boolean is
-        converted; anything else stays a string.
-        """
-        words, flags = split_action(arguments)
-        path = api_path(words)
-        with connect(options) as api:
-            body = typed_flags(api, path, flags) if flags else flags
-            result = api.call("POST", path, body)
-        if result is None:
-            say(f"done: {words[-1]}")
-        emit(result, options.format or Format.yaml)
+    )(do)

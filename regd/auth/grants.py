@@ -357,36 +357,31 @@ class Grants:
         return await self._public_grants(await self.generation.current())
 
     async def _public_grants(self, generation: int | None) -> list[Grant]:
-        cached = self._public.get(None, generation)
-        if cached is not None:
-            return cached
-        epoch = self._public.epoch
-        async with self._db.read() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(access_rules.c.repository).where(
-                        access_rules.c.principal_kind == "public"
+        async def read() -> list[Grant]:
+            async with self._db.read() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(access_rules.c.repository).where(
+                            access_rules.c.principal_kind == "public"
+                        )
                     )
-                )
-            ).all()
-        globs = [glob for row in rows for glob in namespace_globs(row.repository)]
-        found = [grant([PULL], globs)] if rows else []
-        self._public.put(None, found, generation, epoch=epoch)  # not if a change raced it
-        return found
+                ).all()
+            globs = [glob for row in rows for glob in namespace_globs(row.repository)]
+            return [grant([PULL], globs)] if rows else []
+
+        return await self._public.get_or_read(None, generation, read)
 
     async def grants_of(self, principal: Principal) -> list[Grant]:
         """Every grant of a user or API client (public grants included)."""
         generation = await self.generation.current()
-        key = principal.subject
-        cached = self._cache.get(key, generation)
-        if cached is not None:
-            return cached
-        epoch = self._cache.epoch
-        found = list(await self._public_grants(generation))
-        if not principal.anonymous:
-            found += await self._own_grants(principal)
-        self._cache.put(key, found, generation, epoch=epoch)  # not if a change raced these reads
-        return found
+
+        async def read() -> list[Grant]:
+            found = list(await self._public_grants(generation))
+            if not principal.anonymous:
+                found += await self._own_grants(principal)
+            return found
+
+        return await self._cache.get_or_read(principal.subject, generation, read)
 
     async def _own_grants(self, principal: Principal) -> list[Grant]:
         kind, principal_id = principal.kind, principal.id

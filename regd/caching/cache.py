@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,20 @@ class Cache(Generic[K, V]):
             _, evicted = self._entries.popitem(last=False)
             self._weight -= evicted.weight
         return True
+
+    async def get_or_read(
+        self, key: K, generation: int | None, read: Callable[[], Awaitable[T]]
+    ) -> V | T:
+        """The value kept for ``key`` at ``generation``; else what ``read()`` returns, kept
+        unless it is None or a drop raced the read (the read-through every user repeats)."""
+        cached = self.get(key, generation)
+        if cached is not None:
+            return cached
+        epoch = self.epoch
+        value = await read()
+        if value is not None:
+            self.put(key, cast(V, value), generation, epoch=epoch)
+        return value
 
     def discard(self, key: K) -> None:
         """Drop ``key`` (its state changed)."""

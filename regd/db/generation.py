@@ -16,8 +16,6 @@ class Generation:
     def __init__(self, db: Database, name: str) -> None:
         self._db = db
         self.name = name
-        #: Shared with other replicas: every lookup reads the counter.
-        self.shared = db.is_postgresql
 
     async def current(self) -> int | None:
         """The counter as committed when the current request arrived, or later (PostgreSQL:

@@ -56,9 +56,3 @@ async def bump_generation(conn: AsyncConnection, name: str) -> None:
                 index_elements=[generations.c.name], set_={"value": generations.c.value + 1}
             )
         )
-
-
-async def read_generation(conn: AsyncConnection, name: str) -> int:
-    return int(
-        await conn.scalar(sa.select(generations.c.value).where(generations.c.name == name)) or 0
-    )

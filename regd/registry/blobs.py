@@ -70,23 +70,19 @@ class Blobs:
 
     async def linked_size(self, ref: RepositoryRef, digest: str) -> int | None:
         """The blob's size when it is visible in the repository."""
-        repository_id = ref.id
-        key = (repository_id, digest)
-        cached = self._links.get(key, ref.generation)
-        if cached is not None:
-            return cached
         query = (
             sa.select(blobs.c.size)
             .select_from(repository_blobs.join(blobs, blobs.c.digest == repository_blobs.c.digest))
-            .where(repository_blobs.c.repository_id == repository_id)
+            .where(repository_blobs.c.repository_id == ref.id)
             .where(repository_blobs.c.digest == digest)
         )
-        epoch = self._links.epoch
-        async with self._db.read() as conn:
-            size = await conn.scalar(query)
-        if size is not None:
-            self._links.put(key, size, ref.generation, epoch=epoch)  # not if an unlink raced
-        return size
+
+        async def read() -> int | None:
+            async with self._db.read() as conn:
+                size: int | None = await conn.scalar(query)
+            return size
+
+        return await self._links.get_or_read((ref.id, digest), ref.generation, read)
 
     async def stat(self, name: str, digest: Digest) -> BlobInfo:
         """The blob as visible in ``name``; BLOB_UNKNOWN otherwise."""

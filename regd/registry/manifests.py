@@ -74,40 +74,34 @@ class Manifests:
         )
         if digest is None:
             raise unknown
-        key = (repository_id, digest)
-        cached = self._by_digest.get(key, generation)
-        if cached is not None:
-            return cached
-        epoch = self._by_digest.epoch
-        async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(manifests.c.media_type, manifests.c.content)
-                    .where(manifests.c.repository_id == repository_id)
-                    .where(manifests.c.digest == digest)
-                )
-            ).first()
-        if row is None:
-            raise unknown
-        manifest = Manifest(digest, row.media_type, bytes(row.content))
-        self._by_digest.put(key, manifest, generation, epoch=epoch)  # not if a delete raced
-        return manifest
+        found = digest
+
+        async def read() -> Manifest:
+            async with self._db.read() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(manifests.c.media_type, manifests.c.content)
+                        .where(manifests.c.repository_id == repository_id)
+                        .where(manifests.c.digest == found)
+                    )
+                ).first()
+            if row is None:
+                raise unknown
+            return Manifest(found, row.media_type, bytes(row.content))
+
+        return await self._by_digest.get_or_read((repository_id, digest), generation, read)
 
     async def _resolve(self, repository_id: int, tag: str, generation: int | None) -> str | None:
-        key = (repository_id, tag)
-        cached = self._tags.get(key, generation)
-        if cached is not None:
-            return cached
-        epoch = self._tags.epoch
-        async with self._db.read() as conn:
-            digest = await conn.scalar(
-                sa.select(tags.c.digest)
-                .where(tags.c.repository_id == repository_id)
-                .where(tags.c.name == tag)
-            )
-        if digest is not None:
-            self._tags.put(key, digest, generation, epoch=epoch)  # not if a tag write raced
-        return digest
+        async def read() -> str | None:
+            async with self._db.read() as conn:
+                digest: str | None = await conn.scalar(
+                    sa.select(tags.c.digest)
+                    .where(tags.c.repository_id == repository_id)
+                    .where(tags.c.name == tag)
+                )
+            return digest
+
+        return await self._tags.get_or_read((repository_id, tag), generation, read)
 
     def forget_repository(self, repository_id: int) -> None:
         """Drop every cached entry of a deleted repository."""

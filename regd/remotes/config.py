@@ -103,20 +103,16 @@ class Remotes:
     # -- remote registries ---------------------------------------------------
 
     async def all(self) -> list[RemoteRegistry]:
-        generation = await self._generation.current()
-        cached = self._cache.get(None, generation)
-        if cached is not None:
-            return cached
-        epoch = self._cache.epoch
-        async with self._db.read() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(remote_registries).order_by(remote_registries.c.address)
-                )
-            ).all()
-        found = [_remote(row) for row in rows]
-        self._cache.put(None, found, generation, epoch=epoch)  # not if a change raced it
-        return found
+        async def read() -> list[RemoteRegistry]:
+            async with self._db.read() as conn:
+                rows = (
+                    await conn.execute(
+                        sa.select(remote_registries).order_by(remote_registries.c.address)
+                    )
+                ).all()
+            return [_remote(row) for row in rows]
+
+        return await self._cache.get_or_read(None, await self._generation.current(), read)
 
     async def get(self, address: str) -> RemoteRegistry:
         for remote in await self.all():
@@ -224,15 +220,13 @@ class Remotes:
     # -- settings ------------------------------------------------------------
 
     async def settings(self) -> dict[str, Any]:
-        generation = await self._generation.current()
-        cached = self._settings.get(None, generation)
-        if cached is None:
-            epoch = self._settings.epoch
+        async def read() -> dict[str, Any]:
             async with self._db.read() as conn:
                 rows = (await conn.execute(sa.select(registry_settings))).all()
-            cached = {**SETTINGS_DEFAULTS, **{row.key: row.value for row in rows}}
-            self._settings.put(None, cached, generation, epoch=epoch)  # not if a change raced
-        return dict(cached)
+            return {**SETTINGS_DEFAULTS, **{row.key: row.value for row in rows}}
+
+        generation = await self._generation.current()
+        return dict(await self._settings.get_or_read(None, generation, read))
 
     async def update_settings(self, changes: dict[str, Any], replace: bool) -> dict[str, Any]:
         unknown = set(changes) - set(SETTINGS_DEFAULTS)

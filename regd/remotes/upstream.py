@@ -11,7 +11,7 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 
@@ -178,6 +178,7 @@ class Upstream:
         secret: _Secret | None,
         key: tuple[str, str, str],
     ) -> str:
+        """The ``Authorization`` that answers an upstream's 401 challenge."""
         scheme = challenge.split(" ", 1)[0].lower()
         basic = _basic(secret)
         if scheme == "basic":
@@ -196,6 +197,19 @@ class Upstream:
         query = {"scope": params.get("scope", scope)}
         if params.get("service"):
             query["service"] = params["service"]
+        body = await self._token_response(remote, realm, query, basic)
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str):
+            raise UpstreamError(f"{remote.address} token service sent no token", 502)
+        lifetime = body.get("expires_in", 60)
+        lifetime = lifetime if isinstance(lifetime, int) and lifetime > 0 else 60
+        self._tokens.put(key, token, expires_in=max(lifetime - 10, 5))
+        return f"Bearer {token}"
+
+    async def _token_response(
+        self, remote: RemoteRegistry, realm: str, query: dict[str, str], basic: str | None
+    ) -> Any:
+        """The upstream token service's JSON answer (Basic credentials sent when given)."""
         token_headers = {"Authorization": basic} if basic else {}
         self.requests += 1
         answered = False
@@ -214,20 +228,13 @@ class Upstream:
                         f"{remote.address} token service answered {response.status}",
                         response.status,
                     )
-                body = await response.json(content_type=None)
+                return await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
             if not answered:
                 self._answered(remote, None)
             raise UpstreamError(
                 f"{remote.address} token service failed: {type(error).__name__}"
             ) from None
-        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str):
-            raise UpstreamError(f"{remote.address} token service sent no token", 502)
-        lifetime = body.get("expires_in", 60)
-        lifetime = lifetime if isinstance(lifetime, int) and lifetime > 0 else 60
-        self._tokens.put(key, token, expires_in=max(lifetime - 10, 5))
-        return f"Bearer {token}"
 
 
 def _basic(secret: _Secret | None) -> str | None:

@@ -39,7 +39,6 @@ from tests.support.identities import (
     create_user,
     granted,
     set_access_rule,
-    wait_until,
 )
 from tests.support.oci import (
     OCI_MANIFEST,
@@ -51,6 +50,7 @@ from tests.support.oci import (
     push_manifest,
 )
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.xdist_group("authz-matrix")
 

@@ -8,7 +8,6 @@ upstream's access log, synchronised with a marker request of our own.
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.oci import blob_path, push_blob, wait_until
+from tests.support.access_log import logged_request
+from tests.support.oci import blob_path, push_blob
 from tests.support.server import RegdProcess, add_regd_remote, start_regd
+from tests.support.waiting import wait_until
 
-_LOGGED = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
 _SYNC = "regd-test-sync"
 SIZE = 64 * 1024
 
@@ -62,11 +62,11 @@ class Mirror:
         wait_until(lambda: marker in self.upstream.log, 30, "the upstream to log our marker")
         count = 0
         for line in list(self.upstream.log_lines):
-            match = _LOGGED.search(line)
+            logged = logged_request(line)
             if (
-                match
-                and (match["method"], match["status"]) == ("GET", "200")
-                and match["uri"].endswith(f"/blobs/{digest}")
+                logged
+                and (logged.method, logged.status) == ("GET", 200)
+                and logged.url.path.endswith(f"/blobs/{digest}")
             ):
                 count += 1
         return count

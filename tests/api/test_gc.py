@@ -38,9 +38,9 @@ from tests.support.oci import (
     image_manifest,
     push_blob,
     push_image,
-    wait_until,
 )
 from tests.support.server import RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 _FREED = re.compile(
     r"regd gc: (?P<verb>freed|would free) (?P<links>\d+) blob link\(s\), "

@@ -21,10 +21,10 @@ from tests.support.identities import (
     create_token,
     create_user,
     set_access_rule,
-    wait_until,
 )
 from tests.support.oci import push_image, push_manifest
 from tests.support.server import RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.xdist_group("identity-api")
 

@@ -10,8 +10,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.identities import assert_problem, bearer_client, create_token, create_user
-from tests.support.oci import OCI_MANIFEST, digest_of, push_blob, push_image, wait_until
+from tests.support.oci import OCI_MANIFEST, digest_of, push_blob, push_image
 from tests.support.server import RegdProcess, add_regd_remote, start_regd
+from tests.support.waiting import wait_until
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -29,9 +29,9 @@ from tests.support.oci import (
     push_manifest,
     send_truncated,
     start_upload,
-    wait_until,
 )
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 MIB = 1024 * 1024
 #: How long a test waits for regd to notice something (it normally takes milliseconds).

@@ -18,9 +18,9 @@ from tests.support.oci import (
     push_blob,
     start_upload,
     upload_range,
-    wait_until,
 )
 from tests.support.server import RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 DATA = os.urandom(2 * 1024 * 1024 + 777)
 

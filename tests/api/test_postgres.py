@@ -500,3 +500,38 @@ def test_each_replica_logged_no_error(a: RegdProcess, b: RegdProcess) -> None:
         assert "Traceback" not in server.log, server.log
         assert " 500 " not in server.log
         assert json.dumps(server.log)  # readable
+
+
+def test_fresh_reads_are_shared_and_never_older_than_the_ask(
+    a: RegdProcess, postgres_url: str
+) -> None:
+    """regd/db/fresh.py, against the database the replicas use: concurrent asks share
+    statements, and an ask made after a change committed (here: a tag pushed through a)
+    is answered from a statement sent after it — the new generation."""
+    from regd.db import connect  # the database layer itself, as regd serve opens it
+
+    with a.client() as admin:
+        push_image(admin, "fresh/app", "1.0", seed="fresh-1")
+
+    async def scenario() -> None:
+        database = connect(postgres_url)
+        fresh = database.fresh
+        assert fresh is not None
+        try:
+            rows = await asyncio.gather(*(fresh.ref("fresh/app") for _ in range(50)))
+            assert len(set(rows)) == 1
+            assert rows[0] is not None
+            # Fifty asks: the first sends one, the next (asked a moment later) another, the
+            # rest queue for a third while two are in flight (MAX_IN_FLIGHT).
+            assert fresh.statements <= 3
+            assert await fresh.ref("fresh/none") is None
+            before = rows[0][1]
+            with a.client() as admin:  # a change committed through replica a...
+                push_image(admin, "fresh/app", "2.0", seed="fresh-2")
+            after = await fresh.ref("fresh/app")  # ...is seen by the next ask
+            assert after is not None
+            assert after[1] > before
+        finally:
+            await database.close()
+
+    asyncio.run(scenario())

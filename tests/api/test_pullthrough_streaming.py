@@ -17,7 +17,8 @@ import pytest
 
 from tests.support.oci import assert_oci_error, digest_of, push_blob, push_image
 from tests.support.server import RegdProcess, add_regd_remote, start_regd
-from tests.support.upstreams import FaultyProxy, becomes_true, wait_until
+from tests.support.upstreams import FaultyProxy
+from tests.support.waiting import becomes_true, wait_until
 
 MANIFEST_ACCEPT = "application/vnd.oci.image.manifest.v1+json"
 
@@ -97,7 +98,7 @@ def test_concurrent_cold_manifest_requests_share_one_upstream_round(setup: Setup
             thread.start()
         for _ in threads:
             assert sent.acquire(timeout=30)
-        wait_until(lambda: len(setup.proxy.manifest_requests("1.0")) >= 1, "an upstream round")
+        wait_until(lambda: len(setup.proxy.manifest_requests("1.0")) >= 1, 30, "an upstream round")
         # While the first round is held, every client waits on regd: a second upstream
         # request would show up here were the round not shared.
         assert not becomes_true(lambda: len(setup.proxy.manifest_requests("1.0")) > 1, 1.5)

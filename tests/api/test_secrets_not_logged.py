@@ -16,10 +16,10 @@ from tests.support.identities import (
     create_api_client,
     create_token,
     create_user,
-    wait_until,
 )
 from tests.support.oci import push_image
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 REPOSITORY = "sl/team/app"
 SCOPE = f"repository:{REPOSITORY}:pull,push"

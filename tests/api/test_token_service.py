@@ -29,10 +29,10 @@ from tests.support.identities import (
     granted,
     jwt_parts,
     set_access_rule,
-    wait_until,
 )
 from tests.support.oci import push_image
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.xdist_group("token-service")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -18,24 +17,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.support.access_log import logged_request
+from tests.support.processes import e2e_required
 from tests.support.server import RegdProcess, start_regd
 
 #: Seconds one client command may take before the test fails.
 COMMAND_TIMEOUT = 120.0
 
 
-def _required() -> bool:
-    return os.environ.get("REGD_E2E_REQUIRED") == "1"
-
-
 def require(condition: bool, reason: str) -> None:
     """Skip the test when ``condition`` is false; fail instead under ``REGD_E2E_REQUIRED=1``."""
     if condition:
         return
-    if _required():
+    if e2e_required():
         pytest.fail(f"{reason} (REGD_E2E_REQUIRED=1)")
     pytest.skip(reason)
 
@@ -109,9 +105,6 @@ def wait_for_log(regd: RegdProcess, marker: str, timeout: float = 10.0) -> str:
         time.sleep(0.02)
 
 
-_REQUEST = re.compile(r'"(?P<method>[A-Z]+) (?P<target>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
-
-
 @dataclass(frozen=True)
 class Access:
     """One request of regd's access log (``--access-log``)."""
@@ -129,17 +122,17 @@ def accesses(lines: list[str]) -> list[Access]:
     """The requests among regd's log lines."""
     found = []
     for line in lines:
-        match = _REQUEST.search(line)
-        if match is None or "regd.access" not in line:
+        logged = logged_request(line)
+        if logged is None or "regd.access" not in line:
             continue
-        url = httpx.URL(match["target"])
+        url = logged.url
         user_agent = line.rstrip("\n").rsplit('"', 2)[-2] if line.count('"') >= 6 else ""
         found.append(
             Access(
-                match["method"],
+                logged.method,
                 url.path,
                 dict(url.params),
-                int(match["status"]),
+                logged.status,
                 user_agent,
                 tuple(url.params.get_list("scope")),
             )

@@ -38,10 +38,9 @@ from tests.support.upstreams import (
     DockerRegistry,
     FaultyProxy,
     UpstreamRequest,
-    becomes_true,
     start_docker_registry,
-    wait_until,
 )
+from tests.support.waiting import becomes_true, wait_until
 
 pytestmark = pytest.mark.e2e
 BASIC = pytest.mark.xdist_group("pullthrough-basic")
@@ -370,7 +369,7 @@ def test_concurrent_cold_blob_is_fetched_once(
             thread.start()
         for _ in threads:
             assert sent.acquire(timeout=30)
-        wait_until(lambda: proxy.blob_gets(layer.digest) >= 1, "the upstream blob GET")
+        wait_until(lambda: proxy.blob_gets(layer.digest) >= 1, 30, "the upstream blob GET")
         # The window in which a second upstream GET would show up, were the fetch not
         # shared: the first is held, so every client is waiting on regd meanwhile.
         becomes_true(lambda: proxy.blob_gets(layer.digest) > 1, within=2)

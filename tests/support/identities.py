@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 import httpx
@@ -92,17 +91,6 @@ def set_access_rule(
         f"/api/v1/repositories/{repository}/-/access-rules",
         json={"principal": principal, "actions": actions},
     )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll ``condition`` until it holds; the seconds it took. Fails after ``timeout``."""
-    start = time.monotonic()
-    deadline = start + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

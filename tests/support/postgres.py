@@ -32,13 +32,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import e2e_required
+
 #: The superuser of the throwaway cluster (trust authentication on loopback only).
 SUPERUSER = "regd"
 START_TIMEOUT = 60
-
-
-def _required() -> bool:
-    return os.environ.get("REGD_E2E_REQUIRED") == "1"
 
 
 def find_bindir() -> Path | None:
@@ -222,14 +220,14 @@ def postgres_cluster_fixture() -> Iterator[PostgresCluster]:
     ``REGD_E2E_REQUIRED=1``) when PostgreSQL is not installed."""
     if find_bindir() is None:
         reason = "PostgreSQL (initdb, pg_ctl) is not installed"
-        if _required():
+        if e2e_required():
             pytest.fail(f"{reason} (REGD_E2E_REQUIRED=1)")
         pytest.skip(reason)
     try:
         import asyncpg  # noqa: F401
     except ImportError:
         reason = "asyncpg is not installed (pip install -e '.[test]')"
-        if _required():
+        if e2e_required():
             pytest.fail(f"{reason} (REGD_E2E_REQUIRED=1)")
         pytest.skip(reason)
     with running_cluster() as cluster:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.processes import collect_output
+
 _LISTENING = re.compile(r"regd listening on (http://\S+)")
 #: The password every test regd gives its ``admin`` user (REGD_ADMIN_PASSWORD).
 ADMIN_PASSWORD = "admin-password-for-tests"
@@ -96,14 +98,8 @@ def start_regd(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -
         process.kill()
         raise RuntimeError("regd did not start:\n" + "".join(lines))
     regd = RegdProcess(url=url, data_dir=data_dir, process=process, log_lines=lines)
-    threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
+    collect_output(process, lines)
     return regd
-
-
-def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
 
 
 def add_regd_remote(http: httpx.Client, upstream: RegdProcess, override: str = "") -> str:

@@ -14,9 +14,7 @@ import re
 import ssl
 import subprocess
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,27 +22,9 @@ import httpx
 from aiohttp import ClientSession, ClientTimeout, web
 from multidict import CIMultiDict
 
-#: Seconds a helper waits for a condition before failing.
-WAIT_TIMEOUT = 30.0
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT_TIMEOUT) -> None:
-    """Poll ``condition`` until it holds; AssertionError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
-
-
-def becomes_true(condition: Callable[[], bool], within: float) -> bool:
-    """Whether ``condition`` holds at some point within ``within`` seconds (polled)."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+from tests.support.access_log import logged_request
+from tests.support.processes import collect_output
+from tests.support.waiting import WAIT_TIMEOUT, wait_until
 
 
 @dataclass(frozen=True)
@@ -59,10 +39,6 @@ class UpstreamRequest:
 # -- Debian's docker-registry --------------------------------------------------------------
 
 _LISTENING = re.compile(r"listening on (\S+:\d+)")
-# The access log is in Apache's combined format: ... "GET /v2/ HTTP/1.1" 200 2 "" "agent"
-_COMBINED = re.compile(
-    r'^\S+ - \S+ \[[^]]+\] "(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) '
-)
 _SYNC = "regd-test-sync"
 
 _CONFIG = """\
@@ -111,13 +87,10 @@ class DockerRegistry:
         """Every request its access log shows, test synchronisation requests left out."""
         found = []
         for line in list(self.log_lines):
-            match = _COMBINED.match(line)
-            if match is None:
+            logged = logged_request(line)  # Apache's combined format
+            if logged is None or _SYNC in logged.url.params:
                 continue
-            url = httpx.URL(match["uri"])
-            if _SYNC in url.params:
-                continue
-            found.append(UpstreamRequest(match["method"], url.path, int(match["status"])))
+            found.append(UpstreamRequest(logged.method, logged.url.path, logged.status))
         return found
 
     def synced_requests(self) -> list[UpstreamRequest]:
@@ -127,7 +100,7 @@ class DockerRegistry:
         """
         marker = uuid.uuid4().hex
         httpx.get(f"{self.url}/v2/", params={_SYNC: marker}, timeout=10)
-        wait_until(lambda: marker in self.log, f"docker-registry to log {marker}")
+        wait_until(lambda: marker in self.log, WAIT_TIMEOUT, f"docker-registry to log {marker}")
         return self.requests()
 
     def stop(self, timeout: float = 10) -> None:
@@ -181,9 +154,9 @@ def start_docker_registry(
         process.kill()
         raise RuntimeError("docker-registry did not start:\n" + "".join(lines))
     registry = DockerRegistry(url, directory, username, password, process, lines)
-    threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
+    collect_output(process, lines)
     # Listening is logged just before Serve: wait until it answers.
-    wait_until(lambda: _answers(url), f"docker-registry at {url}")
+    wait_until(lambda: _answers(url), WAIT_TIMEOUT, f"docker-registry at {url}")
     return registry
 
 
@@ -192,12 +165,6 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/v2/", params={_SYNC: "start"}, timeout=2).status_code == 401
     except httpx.TransportError:
         return False
-
-
-def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line)
 
 
 # -- a faulting proxy ----------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from regd.caching import Cache
@@ -93,3 +95,34 @@ def test_a_cache_is_bounded_by_construction() -> None:
         Cache(0)
     with pytest.raises(ValueError, match="go together"):
         Cache(1, max_weight=10)
+
+
+def test_get_or_read_keeps_what_it_read_unless_a_drop_raced_it() -> None:
+    async def scenario() -> None:
+        cache: Cache[str, str] = Cache(4)
+        reads: list[str] = []
+
+        async def read() -> str | None:
+            reads.append("read")
+            return "sha256:a"
+
+        assert await cache.get_or_read("tag", 3, read) == "sha256:a"
+        assert await cache.get_or_read("tag", 3, read) == "sha256:a"  # kept
+        assert len(reads) == 1
+        assert await cache.get_or_read("tag", 4, read) == "sha256:a"  # another generation
+        assert len(reads) == 2
+
+        async def racing() -> str | None:
+            cache.discard("other")  # a write drops something while this reads
+            return "sha256:stale?"
+
+        assert await cache.get_or_read("raced", None, racing) == "sha256:stale?"
+        assert cache.get("raced") is None  # answered, not kept
+
+        async def nothing() -> str | None:
+            return None
+
+        assert await cache.get_or_read("missing", None, nothing) is None
+        assert len(cache) == 1  # only "tag"
+
+    asyncio.run(scenario())
