@@ -23,7 +23,7 @@ _regctl_commands() {
 
 _regctl_options() {
     case "$1" in
-        "") echo "--server -o --format -q --quiet --debug --version -h --help" ;;
+        "") echo "--server -o --format -q --quiet --debug --ca-cert --version -h --help" ;;
         "create") echo "-f --file --server -o --format -q --quiet --debug -h --help" ;;
         "show") echo "--server -o --format -q --quiet --debug -h --help" ;;
         "list") echo "--server -o --format -q --quiet --debug -h --help" ;;
@@ -100,7 +100,7 @@ _regctl_options() {
 _regctl() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" w i skip=0
     [ "$COMP_CWORD" -gt 0 ] && prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local value_options=" --server -o --format -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to "
+    local value_options=" --server -o --format --ca-cert -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to "
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [ "$skip" = 1 ]; then skip=0; continue; fi
@@ -129,7 +129,7 @@ _regctl() {
         "api-clients credentials|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         *"|-o") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
         *"|--format") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
-        *"|--file"|*"|--to"|*"|-f") COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        *"|--ca-cert"|*"|--file"|*"|--to"|*"|-f") COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "$(_regctl_options "$cmdpath")" -- "$cur"))

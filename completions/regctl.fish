@@ -47,7 +47,7 @@ function __regctl_path
         switch $w
             case --
                 break
-            case '--server' '-o' '--format' '-f' '--file' '-u' '--username' '--ttl' '--prefix' '--actions' '--name' '--policies' '--description' '--grant' '-n' '--namespace' '--role' '--registry' '--secret-name' '--from-literal' '--from-file' '--allow-image-access' '--to'
+            case '--server' '-o' '--format' '--ca-cert' '-f' '--file' '-u' '--username' '--ttl' '--prefix' '--actions' '--name' '--policies' '--description' '--grant' '-n' '--namespace' '--role' '--registry' '--secret-name' '--from-literal' '--from-file' '--allow-image-access' '--to'
                 set skip 1
                 continue
             case '-*'
@@ -97,6 +97,7 @@ complete -c regctl -n '__regctl_path_is ""' -l server -x -d 'regd\'s URL (env RE
 complete -c regctl -n '__regctl_path_is ""' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
 complete -c regctl -n '__regctl_path_is ""' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
 complete -c regctl -n '__regctl_path_is ""' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is ""' -l ca-cert -r -F -d 'Trust this CA certificate (PEM) for an HTTPS regd, besides the system\'s (env REGCTL_CA_CERT).'
 complete -c regctl -n '__regctl_path_is ""' -l version -d 'Print the version and exit.'
 complete -c regctl -n '__regctl_path_is ""' -s h -l help -d 'Show the help of this command and exit.'
 complete -c regctl -n '__regctl_path_is "create"' -s f -l file -r -F -d 'Read the body (YAML or JSON) from FILE; \'-\' or no -f reads stdin.'

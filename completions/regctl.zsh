@@ -26,7 +26,7 @@ _regctl_commands() {
 _regctl_options() {
     reply=()
     case "$1" in
-        '') reply=('--server:regd'\''s URL (env REGCTL_SERVER, else the current context, else http\://127.0.0.1\:5000).' '-o:Output format\: table, json, yaml or name.' '--format:Output format\: table, json, yaml or name.' '-q:No messages or hints on stderr (errors stay).' '--quiet:No messages or hints on stderr (errors stay).' '--debug:Log HTTP requests and show tracebacks on stderr.' '--version:Print the version and exit.' '-h:Show the help of this command and exit.' '--help:Show the help of this command and exit.') ;;
+        '') reply=('--server:regd'\''s URL (env REGCTL_SERVER, else the current context, else http\://127.0.0.1\:5000).' '-o:Output format\: table, json, yaml or name.' '--format:Output format\: table, json, yaml or name.' '-q:No messages or hints on stderr (errors stay).' '--quiet:No messages or hints on stderr (errors stay).' '--debug:Log HTTP requests and show tracebacks on stderr.' '--ca-cert:Trust this CA certificate (PEM) for an HTTPS regd, besides the system'\''s (env REGCTL_CA_CERT).' '--version:Print the version and exit.' '-h:Show the help of this command and exit.' '--help:Show the help of this command and exit.') ;;
         'create') reply=('-f:Read the body (YAML or JSON) from FILE; '\''-'\'' or no -f reads stdin.' '--file:Read the body (YAML or JSON) from FILE; '\''-'\'' or no -f reads stdin.' '--server:regd'\''s URL (env REGCTL_SERVER, else the current context, else http\://127.0.0.1\:5000).' '-o:Output format\: table, json, yaml or name.' '--format:Output format\: table, json, yaml or name.' '-q:No messages or hints on stderr (errors stay).' '--quiet:No messages or hints on stderr (errors stay).' '--debug:Log HTTP requests and show tracebacks on stderr.' '-h:Show the help of this command and exit.' '--help:Show the help of this command and exit.') ;;
         'show') reply=('--server:regd'\''s URL (env REGCTL_SERVER, else the current context, else http\://127.0.0.1\:5000).' '-o:Output format\: table, json, yaml or name.' '--format:Output format\: table, json, yaml or name.' '-q:No messages or hints on stderr (errors stay).' '--quiet:No messages or hints on stderr (errors stay).' '--debug:Log HTTP requests and show tracebacks on stderr.' '-h:Show the help of this command and exit.' '--help:Show the help of this command and exit.') ;;
         'list') reply=('--server:regd'\''s URL (env REGCTL_SERVER, else the current context, else http\://127.0.0.1\:5000).' '-o:Output format\: table, json, yaml or name.' '--format:Output format\: table, json, yaml or name.' '-q:No messages or hints on stderr (errors stay).' '--quiet:No messages or hints on stderr (errors stay).' '--debug:Log HTTP requests and show tracebacks on stderr.' '-h:Show the help of this command and exit.' '--help:Show the help of this command and exit.') ;;
@@ -103,7 +103,7 @@ _regctl_options() {
 _regctl() {
     local -a reply names
     local cmdpath="" w prev=${words[CURRENT-1]} skip=0 i
-    local value_options=" --server -o --format -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to "
+    local value_options=" --server -o --format --ca-cert -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to "
     for (( i = 2; i < CURRENT; i++ )); do
         w=${words[i]}
         if (( skip )); then skip=0; continue; fi
@@ -134,7 +134,7 @@ _regctl() {
         "api-clients credentials|--format") compadd -- table json yaml name docker-config k8s-secret env; return ;;
         *"|-o") compadd -- table json yaml name; return ;;
         *"|--format") compadd -- table json yaml name; return ;;
-        *"|--file"|*"|--to"|*"|-f") _files; return ;;
+        *"|--ca-cert"|*"|--file"|*"|--to"|*"|-f") _files; return ;;
     esac
     if [[ ${words[CURRENT]} == -* ]]; then
         _regctl_options "$cmdpath"

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from regctl import __version__, coercion
+from regctl import __version__, coercion, helptext
 from regctl.commands import (
     GROUPS,
     access,
@@ -91,6 +91,7 @@ class Root(TyperGroup):
 
 
 coercion.install()
+helptext.install()
 
 app = typer.Typer(
     cls=Root,
@@ -118,12 +119,21 @@ def root(
     format: FormatOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
+    ca_cert: str | None = typer.Option(
+        None,
+        "--ca-cert",
+        metavar="FILE",
+        help="Trust this CA certificate (PEM) for an HTTPS regd, besides the system's "
+        "(env REGCTL_CA_CERT).",
+        show_default=False,
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """regctl: the command line for regd."""
     GLOBAL.update(server, format, quiet, debug)
+    GLOBAL.ca_cert = ca_cert
 
 
 #: alias -> command; an alias is hidden from --help and man, and completes like its command.

@@ -14,10 +14,11 @@ from aiohttp import web
 
 from regd.auth.access import AccessController
 from regd.auth.grants import Grants
-from regd.auth.identities import Identities
+from regd.auth.identities import Identities, IdentityError
 from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
+from regd.errors import StartupError
 from regd.http import api, health, oci, token
 from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
@@ -34,7 +35,7 @@ from regd.remotes.pullthrough import PullThrough
 from regd.remotes.upstream import Upstream
 from regd.settings import Settings
 from regd.storage import FilesystemStore
-from regd.strongbox.crypto import MasterKeys
+from regd.strongbox.crypto import MasterKeyError, MasterKeys
 from regd.strongbox.vaults import Vaults
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,18 @@ async def open_access(database: Database, settings: Settings) -> AccessControlle
     keys = SigningKeys(settings.data_dir / "keys")
     await asyncio.to_thread(keys.load)
     identities = Identities(database)
-    generated = await identities.bootstrap_admin(os.environ.get("REGD_ADMIN_PASSWORD"))
+    wanted = os.environ.get("REGD_ADMIN_PASSWORD")
+    try:
+        generated = await identities.bootstrap_admin(wanted)
+    except IdentityError as error:
+        raise StartupError(f"REGD_ADMIN_PASSWORD: {error.message}") from None
+    if generated is None and wanted and not await identities.check_password("admin", wanted):
+        print(
+            "regd: user 'admin' exists; REGD_ADMIN_PASSWORD ignored "
+            "(to change the password: regd admin reset-password)",
+            file=sys.stderr,
+            flush=True,
+        )
     if generated is not None:
         # Shown once, on stderr, never logged: the operator's only chance to read it.
         print(
@@ -74,7 +86,12 @@ def master_keys(settings: Settings) -> MasterKeys:
 async def open_strongbox(database: Database, settings: Settings) -> Vaults:
     """The Strongbox master key (created on first start unless REGD_MASTER_KEY is set)."""
     keys = master_keys(settings)
-    await asyncio.to_thread(keys.load)
+    try:
+        await asyncio.to_thread(keys.load)
+    except MasterKeyError as error:
+        raise StartupError(
+            f"REGD_MASTER_KEY: {error} (make one with: openssl rand -base64 32)"
+        ) from None
     return Vaults(database, keys)
 
 
@@ -117,8 +134,9 @@ def build_app(settings: Settings) -> web.Application:
         database = await open_database(settings)
         registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
-        app[ACCESS] = await open_access(database, settings)
+        # The master key first: a bad REGD_MASTER_KEY stops regd before anything is created.
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
+        app[ACCESS] = await open_access(database, settings)
         remotes = app[REMOTES] = Remotes(database, vaults)
         upstream = Upstream(vaults, metrics)
         cache = CacheCap(registry, remotes)

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from regd.errors import StartupError
+
 
 class Database:
     """The engine, and the two ways in: ``read()`` and ``write()`` transactions."""
@@ -50,6 +52,16 @@ class Database:
         await self.engine.dispose()
 
 
+def _require_asyncpg() -> None:
+    try:
+        import asyncpg  # noqa: F401
+    except ModuleNotFoundError:
+        raise StartupError(
+            "database_url: PostgreSQL needs the 'postgres' extra (asyncpg): "
+            "pip install 'regd[postgres]' (or use the default SQLite: unset REGD_DATABASE_URL)"
+        ) from None
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
@@ -64,6 +76,7 @@ def connect(url: str) -> Database:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     elif url.startswith("postgresql+asyncpg"):
+        _require_asyncpg()
         engine = create_async_engine(
             url,
             pool_size=10,
@@ -72,9 +85,10 @@ def connect(url: str) -> Database:
             connect_args={"server_settings": {"application_name": "regd"}},
         )
     else:
-        raise ValueError(
-            "unsupported database URL: use sqlite+aiosqlite:///PATH or "
-            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+        scheme = url.partition(":")[0]
+        raise StartupError(
+            f"database_url: unsupported database {scheme!r} (REGD_DATABASE_URL): use "
+            "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
         )
     return Database(engine)
 
