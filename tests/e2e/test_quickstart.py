@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.clients import write_auth_file
-from tests.e2e.conftest import require_tool
+from tests.e2e.conftest import require_tool, write_auth_file
 
 pytestmark = pytest.mark.e2e
 
@@ -131,9 +130,8 @@ def _start(command: str, env: dict[str, str], cwd: Path) -> tuple[subprocess.Pop
                 break
     finally:
         timer.cancel()
-    assert len(seen) == 1 and "regd listening" in seen[0], (
-        seen
-    )  # exactly one line, migrations quiet
+    assert len(seen) == 1, seen  # exactly one line: migrations are quiet
+    assert "regd listening" in seen[0], seen
     drain = threading.Thread(target=lambda: [None for _ in process.stderr or ()], daemon=True)
     drain.start()
     return process, seen[-1].strip()

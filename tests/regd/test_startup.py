@@ -144,8 +144,8 @@ def test_an_ignored_admin_password_says_so_and_reset_password_resets(tmp_path: P
     again = start_regd(tmp_path / "data", env={"REGD_ADMIN_PASSWORD": "another-password"})
     try:
         assert (
-            "user 'admin' exists; REGD_ADMIN_PASSWORD ignored (to change the password: regd admin reset-password)"
-            in again.log
+            "user 'admin' exists; REGD_ADMIN_PASSWORD ignored "
+            "(to change the password: regd admin reset-password)" in again.log
         )
         reset = _regd(
             "admin",
@@ -183,6 +183,7 @@ def test_an_ignored_admin_password_says_so_and_reset_password_resets(tmp_path: P
 
 
 def test_help_and_version_import_nothing_heavy() -> None:
-    code = "import sys, regd.cli; print(sorted({'aiohttp', 'sqlalchemy', 'alembic', 'cryptography'} & set(sys.modules)))"
+    heavy = "{'aiohttp', 'sqlalchemy', 'alembic', 'cryptography'}"
+    code = f"import sys, regd.cli; print(sorted({heavy} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "[]\n"
