@@ -19,7 +19,7 @@ from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
 from regd.errors import StartupError
-from regd.http import api, health, oci, token
+from regd.http import api, forwarded, health, oci, token
 from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
@@ -33,7 +33,7 @@ from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes
 from regd.remotes.pullthrough import PullThrough
 from regd.remotes.upstream import Upstream
-from regd.settings import Settings
+from regd.settings import Settings, parse_networks
 from regd.storage import FilesystemStore
 from regd.strongbox.crypto import MasterKeyError, MasterKeys
 from regd.strongbox.vaults import Vaults
@@ -120,6 +120,7 @@ def build_app(settings: Settings) -> web.Application:
     metrics = create_metrics()  # per application: apps in one process share nothing
     app = web.Application(
         middlewares=[
+            forwarded.middleware(parse_networks(settings.trusted_proxies)),
             metrics_http.middleware(metrics),
             error_middleware,
             access_middleware,

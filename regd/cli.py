@@ -177,14 +177,9 @@ async def _serve(settings: Settings) -> None:
     await web.SockSite(runner, listener, backlog=1024, ssl_context=context).start()
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if listener.family == socket.AF_INET6 else host
-    if context is None and not host.startswith(_LOOPBACK):
-        log.warning(
-            "listening on %s:%s without TLS: docker refuses plain HTTP from any host but "
-            "localhost unless it is in insecure-registries; serve HTTPS with "
-            "--tls-cert/--tls-key (regd tls self-signed for a test CA) or a TLS proxy",
-            shown,
-            port,
-        )
+    warning = plain_http_warning(f"{shown}:{port}") if context is None else None
+    if warning is not None:
+        log.warning("%s", warning)
     # One write, newline included: a log line from another thread cannot split it.
     scheme = "https" if context is not None else "http"
     sys.stderr.write(f"regd listening on {scheme}://{shown}:{port}\n")
@@ -199,6 +194,17 @@ async def _serve(settings: Settings) -> None:
     await stop.wait()
     log.info("shutting down: finishing requests in flight")
     await runner.cleanup()
+
+
+def plain_http_warning(address: str) -> str | None:
+    """What to say when regd listens without TLS on ``address`` (``HOST:PORT``), if anything."""
+    if address.strip("[").startswith(_LOOPBACK):
+        return None
+    return (
+        f"listening on {address} without TLS: docker refuses plain HTTP from any host but "
+        "localhost unless it is in insecure-registries; serve HTTPS with --tls-cert/--tls-key "
+        "(regd tls self-signed for a test CA) or behind a TLS proxy"
+    )
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:

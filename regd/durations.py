@@ -1,4 +1,4 @@
-"""Durations as people write them: ``4h``, ``30m``, ``1y2d5h``, or plain seconds (``90``, ``0.5``)."""
+"""Durations as people write them: ``4h``, ``30m``, ``1y2d5h``, or seconds (``90``, ``0.5``)."""
 
 from __future__ import annotations
 
@@ -17,5 +17,7 @@ def parse_duration(text: str) -> float:
         return float(text)
     parts = _PART.findall(text)
     if not parts or "".join(number + unit for number, unit in parts) != text:
-        raise ValueError(f"invalid duration {text!r}: write seconds or a duration like 4h, 30m, 1d2h")
+        raise ValueError(
+            f"invalid duration {text!r}: write seconds or a duration like 4h, 30m, 1d2h"
+        )
     return float(sum(int(number) * _UNITS[unit] for number, unit in parts))

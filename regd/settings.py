@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -108,6 +109,22 @@ def _setting(name: str, value: Any, source: str) -> Any:
         raise ValueError(f"{source}: {detail}") from None
 
 
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``10.0.0.1, 192.168.0.0/16, ::1`` (``trusted_proxies``) -> networks; ``ValueError``
+    naming the bad entry."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"trusted_proxies: {entry!r} is not an address or network (REGD_TRUSTED_PROXIES)"
+            ) from None
+    return tuple(networks)
+
+
 def _validate(settings: Settings) -> Settings:
     try:
         port = settings.port
@@ -119,6 +136,7 @@ def _validate(settings: Settings) -> Settings:
         raise ValueError(f"addr: invalid port in {settings.addr!r} (--addr, REGD_ADDR)")
     if settings.pullthrough_memory < 0:
         raise ValueError("pullthrough_memory is a number of bytes, 0 or more")
+    parse_networks(settings.trusted_proxies)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise ValueError("tls_cert and tls_key go together: set both (--tls-cert, --tls-key)")
     return settings

@@ -33,8 +33,7 @@ def _load(context: ssl.SSLContext, cert: str, key: str) -> None:
         if "KEY_VALUES_MISMATCH" in str(error):
             reason = "the key does not belong to the certificate"
         raise StartupError(
-            f"tls_cert/tls_key: {cert} and {key} are not a usable PEM certificate and key: "
-            f"{reason}"
+            f"tls_cert/tls_key: {cert} and {key} are not a usable PEM certificate and key: {reason}"
         ) from None
 
 
@@ -73,7 +72,9 @@ def self_signed(directory: Path, hosts: list[str], days: int = 825) -> DevCertif
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"regd development CA ({hosts[0]})")])
+    ca_name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, f"regd development CA ({hosts[0]})")]
+    )
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -85,9 +86,15 @@ def self_signed(directory: Path, hosts: list[str], days: int = 825) -> DevCertif
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -114,15 +121,15 @@ def self_signed(directory: Path, hosts: list[str], days: int = 825) -> DevCertif
         .sign(ca_key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    written = DevCertificate(directory / "server.crt", directory / "server.key", directory / "ca.crt")
+    written = DevCertificate(
+        directory / "server.crt", directory / "server.key", directory / "ca.crt"
+    )
     pem = serialization.Encoding.PEM
     written.ca.write_bytes(ca.public_bytes(pem))
     written.cert.write_bytes(cert.public_bytes(pem))
     written.key.touch(mode=0o600)
     written.key.chmod(0o600)
     written.key.write_bytes(
-        key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return written
