@@ -3,7 +3,7 @@
 
 _regctl_commands() {
     case "$1" in
-        "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config" ;;
+        "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config audit" ;;
         "repositories") echo "list show delete access-rules" ;;
         "repositories access-rules") echo "add list remove" ;;
         "tags") echo "list delete" ;;
@@ -18,6 +18,7 @@ _regctl_commands() {
         "remote-registries") echo "list show create delete" ;;
         "registry") echo "login" ;;
         "config") echo "get-contexts current-context use-context delete-context" ;;
+        "audit") echo "list" ;;
     esac
 }
 
@@ -94,13 +95,15 @@ _regctl_options() {
         "config current-context") echo "-q --quiet --debug -h --help" ;;
         "config use-context") echo "-q --quiet --debug -h --help" ;;
         "config delete-context") echo "-q --quiet --debug -h --help" ;;
+        "audit") echo "-h --help" ;;
+        "audit list") echo "--since --principal --event --limit --server -o --format -q --quiet --debug -h --help" ;;
     esac
 }
 
 _regctl() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" w i skip=0
     [ "$COMP_CWORD" -gt 0 ] && prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local value_options=" --server -o --format --ca-cert -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to "
+    local value_options=" --server -o --format --ca-cert -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to --since --principal --event --limit "
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [ "$skip" = 1 ]; then skip=0; continue; fi

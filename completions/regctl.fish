@@ -4,7 +4,7 @@
 function __regctl_commands
     switch "$argv[1]"
         case ''
-            echo create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config
+            echo create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config audit
         case 'repositories'
             echo list show delete access-rules
         case 'repositories access-rules'
@@ -33,6 +33,8 @@ function __regctl_commands
             echo login
         case 'config'
             echo get-contexts current-context use-context delete-context
+        case 'audit'
+            echo list
     end
 end
 
@@ -47,7 +49,7 @@ function __regctl_path
         switch $w
             case --
                 break
-            case '--server' '-o' '--format' '--ca-cert' '-f' '--file' '-u' '--username' '--ttl' '--prefix' '--actions' '--name' '--policies' '--description' '--grant' '-n' '--namespace' '--role' '--registry' '--secret-name' '--from-literal' '--from-file' '--allow-image-access' '--to'
+            case '--server' '-o' '--format' '--ca-cert' '-f' '--file' '-u' '--username' '--ttl' '--prefix' '--actions' '--name' '--policies' '--description' '--grant' '-n' '--namespace' '--role' '--registry' '--secret-name' '--from-literal' '--from-file' '--allow-image-access' '--to' '--since' '--principal' '--event' '--limit'
                 set skip 1
                 continue
             case '-*'
@@ -93,6 +95,7 @@ complete -c regctl -n '__regctl_path_is ""' -a secrets -d 'Secrets in a vault: l
 complete -c regctl -n '__regctl_path_is ""' -a remote-registries -d 'Remote registries (upstreams of the pull-through cache).'
 complete -c regctl -n '__regctl_path_is ""' -a registry -d 'Hand the login to docker: registry login.'
 complete -c regctl -n '__regctl_path_is ""' -a config -d 'Contexts: named servers, the current one and their logins.'
+complete -c regctl -n '__regctl_path_is ""' -a audit -d 'The audit log: list.'
 complete -c regctl -n '__regctl_path_is ""' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
 complete -c regctl -n '__regctl_path_is ""' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
 complete -c regctl -n '__regctl_path_is ""' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
@@ -456,3 +459,14 @@ complete -c regctl -n '__regctl_path_is "config use-context"' -s h -l help -d 'S
 complete -c regctl -n '__regctl_path_is "config delete-context"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
 complete -c regctl -n '__regctl_path_is "config delete-context"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
 complete -c regctl -n '__regctl_path_is "config delete-context"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "audit"' -a list -d 'List audit events, oldest first (registry admins): logins, tokens, grants, secret reads, pushes, deletes, garbage collections.'
+complete -c regctl -n '__regctl_path_is "audit"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "audit list"' -l since -x -d 'From this long ago (1h, 2d) or this time (2026-12-03T10:00:00Z).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l principal -x -d 'Only this user, API client (cli-…) or \'anonymous\'.'
+complete -c regctl -n '__regctl_path_is "audit list"' -l event -x -d 'Only this event (login, push, token.create…) or prefix ending in \'.\' (token.).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l limit -x -d 'At most N events (default 1000).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
+complete -c regctl -n '__regctl_path_is "audit list"' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
+complete -c regctl -n '__regctl_path_is "audit list"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is "audit list"' -s h -l help -d 'Show the help of this command and exit.'

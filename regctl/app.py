@@ -19,6 +19,7 @@ from regctl.commands import (
     access,
     add_group,
     api_clients,
+    audit,
     contexts,
     login,
     nouns,
@@ -151,6 +152,7 @@ strongbox.register()
 remote_registries.register()
 login.register(app)
 contexts.register()
+audit.register()
 
 
 @app.command(rich_help_panel="Other")

@@ -216,7 +216,9 @@ def _verify() -> Any:
     try:
         context.load_verify_locations(cafile=ca_cert)
     except (OSError, ssl.SSLError) as error:
-        raise UsageError(f"--ca-cert/REGCTL_CA_CERT: cannot read a CA from {ca_cert}: {error}")
+        raise UsageError(
+            f"--ca-cert/REGCTL_CA_CERT: cannot read a CA from {ca_cert}: {error}"
+        ) from None
     return context
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from regd.audit import AuditLog
 from regd.auth.access import AccessController
 from regd.auth.grants import Grants
 from regd.auth.identities import Identities, IdentityError
@@ -20,6 +21,7 @@ from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
 from regd.errors import StartupError
 from regd.http import api, forwarded, health, oci, token
+from regd.http import audit as audit_http
 from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
@@ -104,16 +106,31 @@ async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
         await asyncio.sleep(settings.upload_sweep_interval)
 
 
-async def _collect_garbage(registry: Registry, settings: Settings, metrics: Metrics) -> None:
+def open_audit(database: Database, settings: Settings) -> AuditLog:
+    try:
+        return AuditLog(database, settings.audit_log, settings.audit_stderr)
+    except OSError as error:
+        raise StartupError(
+            f"audit_log: cannot append to {settings.audit_log}: {error.strerror} (REGD_AUDIT_LOG)"
+        ) from None
+
+
+async def _collect_garbage(
+    registry: Registry, settings: Settings, metrics: Metrics, audit: AuditLog
+) -> None:
     collector = GarbageCollector(registry.db, registry.store, registry.blobs)
     while True:
         await asyncio.sleep(settings.gc_interval)
         try:
             report = await collector.collect(settings.gc_grace)
-        except Exception:
+        except Exception as error:
             log.exception("garbage collection failed")
+            await audit.record("gc", principal="regd", outcome="failure", error=str(error))
         else:
             metrics.gc_report(report.links, report.blobs, report.bytes)
+            await audit.record(
+                "gc", principal="regd", links=report.links, blobs=report.blobs, bytes=report.bytes
+            )
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -122,6 +139,7 @@ def build_app(settings: Settings) -> web.Application:
         middlewares=[
             forwarded.middleware(parse_networks(settings.trusted_proxies)),
             metrics_http.middleware(metrics),
+            audit_http.middleware(),
             error_middleware,
             access_middleware,
             api_auth_middleware,
@@ -135,6 +153,7 @@ def build_app(settings: Settings) -> web.Application:
         database = await open_database(settings)
         registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
+        audit = app[audit_http.AUDIT] = open_audit(database, settings)
         # The master key first: a bad REGD_MASTER_KEY stops regd before anything is created.
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
         app[ACCESS] = await open_access(database, settings)
@@ -147,7 +166,7 @@ def build_app(settings: Settings) -> web.Application:
         metrics.measure_pullthrough_memory(pullthrough.memory_in_use)
         tasks = [asyncio.create_task(_sweep_uploads(registry, settings))]
         if settings.gc_interval > 0:
-            tasks.append(asyncio.create_task(_collect_garbage(registry, settings, metrics)))
+            tasks.append(asyncio.create_task(_collect_garbage(registry, settings, metrics, audit)))
         yield
         await upstream.close()
         for task in tasks:
@@ -156,6 +175,7 @@ def build_app(settings: Settings) -> web.Application:
                 await task
         with contextlib.suppress(Exception):
             await cache.flush()  # the cache reads noted since the last batch
+        audit.close()
         await database.close()
 
     app.cleanup_ctx.append(lifetime)

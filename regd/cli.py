@@ -267,7 +267,7 @@ async def _migrate(settings: Settings) -> None:
 
 async def _gc(settings: Settings, dry_run: bool) -> None:
     """One collection through the database and data dir a running regd may be using."""
-    from regd.app import open_database
+    from regd.app import open_audit, open_database
     from regd.registry.blobs import Blobs
     from regd.registry.gc import GarbageCollector
     from regd.registry.repositories import Repositories
@@ -280,6 +280,16 @@ async def _gc(settings: Settings, dry_run: bool) -> None:
         report = await GarbageCollector(database, store, blobs).collect(
             settings.gc_grace, dry_run=dry_run
         )
+        if not dry_run:
+            audit = open_audit(database, settings)
+            await audit.record(
+                "gc",
+                principal="regd gc",
+                links=report.links,
+                blobs=report.blobs,
+                bytes=report.bytes,
+            )
+            audit.close()
     finally:
         await database.close()
     print(f"regd gc: {report}")

@@ -147,10 +147,12 @@ def unknown_path_message(api: Api, method: str, path: str) -> str | None:
     filled = {}
     for template in templates:
         parts = template.split("/")
-        filled["/".join(
-            words[i] if part.startswith("{") and i < len(words) else part
-            for i, part in enumerate(parts)
-        )] = template
+        filled[
+            "/".join(
+                words[i] if part.startswith("{") and i < len(words) else part
+                for i, part in enumerate(parts)
+            )
+        ] = template
     nearest = get_close_matches(tried, list(filled), n=1, cutoff=0.6)
     suggestion = f"; did you mean {method} {nearest[0]}?" if nearest else ""
     return f"regd has no {method} {tried}{suggestion}"

@@ -506,6 +506,10 @@ ROWS: tuple[Row, ...] = (
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _CACHE,
            fixed("GET", _CACHE), 200),
 
+    # the audit log: registry admins only
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", "/api/v1/audit",
+           fixed("GET", "/api/v1/audit?since=1h"), 200),
+
     # Prometheus metrics: registry admins only (unless metrics_public), answered as /api/v1/
     Row("GET /metrics", fixed("GET", "/metrics"), 200,
            "401  401  403  403  403  403  401  401  ok", route=("GET", "/metrics")),

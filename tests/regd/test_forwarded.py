@@ -41,7 +41,7 @@ def test_headers_from_anyone_else_are_ignored(tmp_path: Path) -> None:
 
 
 def test_a_bad_network_is_refused() -> None:
-    with pytest.raises(ValueError, match="^trusted_proxies: 'proxy' is not an address"):
+    with pytest.raises(ValueError, match=r"^trusted_proxies: 'proxy' is not an address"):
         load({"trusted_proxies": "10.0.0.1, proxy"}, {})
 
 

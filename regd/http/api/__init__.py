@@ -7,6 +7,7 @@ from aiohttp import web
 from regd.http.api import (
     access_rules,
     api_clients,
+    audit,
     openapi,
     policies,
     remotes,
@@ -27,6 +28,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *policies.ROUTES,
     *strongbox.ROUTES,
     *remotes.ROUTES,
+    *audit.ROUTES,
 )
 
 
