@@ -23,12 +23,14 @@ from regd.errors import StartupError
 from regd.http import api, forwarded, health, oci, token
 from regd.http import audit as audit_http
 from regd.http import metrics as metrics_http
+from regd.http import notify as notify_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
 from regd.http.keys import ACCESS, PULLTHROUGH, REGISTRY, REMOTES, SETTINGS, STRONGBOX
 from regd.http.oci.access import access_middleware
 from regd.metrics import Metrics
 from regd.metrics import create as create_metrics
+from regd.notify import Notifier
 from regd.registry import Registry
 from regd.registry.gc import GarbageCollector
 from regd.remotes.cache import CacheCap
@@ -140,6 +142,7 @@ def build_app(settings: Settings) -> web.Application:
             forwarded.middleware(parse_networks(settings.trusted_proxies)),
             metrics_http.middleware(metrics),
             audit_http.middleware(),
+            notify_http.middleware(),
             error_middleware,
             access_middleware,
             api_auth_middleware,
@@ -154,6 +157,13 @@ def build_app(settings: Settings) -> web.Application:
         registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
         audit = app[audit_http.AUDIT] = open_audit(database, settings)
+        notifier = app[notify_http.NOTIFY] = Notifier(
+            database,
+            queue_size=settings.webhook_queue_size,
+            timeout=settings.webhook_timeout,
+            retries=settings.webhook_retries,
+        )
+        await notifier.start()
         # The master key first: a bad REGD_MASTER_KEY stops regd before anything is created.
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
         app[ACCESS] = await open_access(database, settings)
@@ -175,6 +185,7 @@ def build_app(settings: Settings) -> web.Application:
                 await task
         with contextlib.suppress(Exception):
             await cache.flush()  # the cache reads noted since the last batch
+        await notifier.close()
         audit.close()
         await database.close()
 

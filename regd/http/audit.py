@@ -74,6 +74,8 @@ EVENTS: dict[tuple[str, str], str] = {
     ("POST", _API + "/image-registry/settings"): "settings.change",
     ("PUT", _API + "/image-registry/settings"): "settings.change",
     ("PATCH", _API + "/image-registry/settings"): "settings.change",
+    ("POST", _API + "/webhooks"): "webhook.create",
+    ("DELETE", _API + "/webhooks/{name}"): "webhook.delete",
     ("PUT", _V2 + "/manifests/{reference}"): "push",
     ("DELETE", _V2 + "/manifests/{reference}"): "delete",
     ("DELETE", _V2 + "/blobs/{digest}"): "delete",

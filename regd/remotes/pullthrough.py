@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from regd.metrics import Metrics
+from regd.notify import PULLTHROUGH_FETCH
 from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifest
@@ -82,6 +83,8 @@ class PullThrough:
         return self._memory.used
 
     def _count(self, kind: str, result: str) -> None:
+        if result == "miss":
+            PULLTHROUGH_FETCH.set(True)  # a webhook "pull-through" event for this request
         if self._metrics is not None:
             self._metrics.pullthrough(kind, result)
 

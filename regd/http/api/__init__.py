@@ -15,6 +15,7 @@ from regd.http.api import (
     strongbox,
     tokens,
     users,
+    webhooks,
 )
 from regd.http.api.routes import ApiRoute
 
@@ -29,6 +30,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     *strongbox.ROUTES,
     *remotes.ROUTES,
     *audit.ROUTES,
+    *webhooks.ROUTES,
 )
 
 
