@@ -3,7 +3,7 @@
 
 _regctl_commands() {
     case "$1" in
-        "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config audit" ;;
+        "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config audit webhooks" ;;
         "repositories") echo "list show delete access-rules" ;;
         "repositories access-rules") echo "add list remove" ;;
         "tags") echo "list delete" ;;
@@ -19,6 +19,7 @@ _regctl_commands() {
         "registry") echo "login" ;;
         "config") echo "get-contexts current-context use-context delete-context" ;;
         "audit") echo "list" ;;
+        "webhooks") echo "list show create delete deliveries" ;;
     esac
 }
 
@@ -97,13 +98,19 @@ _regctl_options() {
         "config delete-context") echo "-q --quiet --debug -h --help" ;;
         "audit") echo "-h --help" ;;
         "audit list") echo "--since --principal --event --limit --server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks") echo "-h --help" ;;
+        "webhooks list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks create") echo "--url --event --repositories --header --secret-stdin --server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks delete") echo "--server -q --quiet --debug -h --help" ;;
+        "webhooks deliveries") echo "--server -o --format -q --quiet --debug -h --help" ;;
     esac
 }
 
 _regctl() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" w i skip=0
     [ "$COMP_CWORD" -gt 0 ] && prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local value_options=" --server -o --format --ca-cert -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to --since --principal --event --limit "
+    local value_options=" --server -o --format --ca-cert -f --file -u --username --ttl --prefix --actions --name --policies --description --grant -n --namespace --role --registry --secret-name --from-literal --from-file --allow-image-access --to --since --principal --event --limit --url --repositories --header "
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [ "$skip" = 1 ]; then skip=0; continue; fi

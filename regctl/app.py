@@ -28,6 +28,7 @@ from regctl.commands import (
     strongbox,
     tokens,
     users,
+    webhooks,
 )
 from regctl.errors import INTERRUPTED, SERVER_ERROR, USAGE, RegctlError
 from regctl.options import (
@@ -153,6 +154,7 @@ remote_registries.register()
 login.register(app)
 contexts.register()
 audit.register()
+webhooks.register()
 
 
 @app.command(rich_help_panel="Other")

@@ -242,3 +242,75 @@ def test_bad_endpoints_are_refused(tmp_path: Path) -> None:
             assert http.get("/api/v1/webhooks").json() == []
     finally:
         assert regd.stop() == 0
+
+
+def test_regctl_creates_lists_and_shows_deliveries(receiver: Receiver, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.server import ADMIN_PASSWORD
+
+    regd = start_regd(tmp_path / "data", env=FAST)
+    env = {
+        **os.environ,
+        "REGCTL_SERVER": regd.url,
+        "REGCTL_USERNAME": "admin",
+        "REGCTL_PASSWORD": ADMIN_PASSWORD,
+        "REGCTL_CONFIG": str(tmp_path / "regctl.yaml"),
+    }
+
+    def regctl(*args: str, stdin: str = "") -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "regctl", *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+        return done.stdout
+
+    try:
+        hook = f"name: by-path\nurl: {receiver.url}\nevents: [push]\nrepositories: 'cli/*'\n"
+        regctl("create", "webhooks", stdin=hook)
+        regctl(
+            "webhooks",
+            "create",
+            "by-noun",
+            "--url",
+            receiver.url,
+            "--event",
+            "tag,delete",
+            "--header",
+            "X-Team=ops",
+            "--secret-stdin",
+            stdin=SECRET + "\n",
+        )
+        listed = json.loads(regctl("webhooks", "list", "-o", "json"))
+        assert [(w["name"], w["events"], w["signed"]) for w in listed] == [
+            ("by-noun", ["delete", "tag"], True),
+            ("by-path", ["push"], False),
+        ]
+        assert regctl("list", "webhooks") == "- by-noun\n- by-path\n"
+        with regd.client() as http:
+            push_image(http, "cli/app", "1")
+        wait_until(lambda: len(receiver.events()) == 2, 30, "push and tag")
+        wait_until(
+            lambda: (
+                len(json.loads(regctl("webhooks", "deliveries", "by-path", "-o", "json"))) == 1
+                and json.loads(regctl("webhooks", "deliveries", "by-path", "-o", "json"))[0][
+                    "outcome"
+                ]
+                == "delivered"
+            ),
+            30,
+            "a delivery in the history",
+        )
+        shown = regctl("show", "webhooks", "by-path", "deliveries")
+        assert "outcome: delivered" in shown
+        regctl("webhooks", "delete", "by-noun")
+        assert regctl("list", "webhooks") == "- by-path\n"
+    finally:
+        assert regd.stop() == 0, regd.log
