@@ -63,7 +63,7 @@ class Settings:
     audit_stderr: bool = False
     #: Events each webhook endpoint may have waiting; the oldest are dropped past it.
     webhook_queue_size: int = 1000
-    #: Seconds a webhook receiver has to answer; retries after a failure (backoff 1 s, 2 s, …).
+    #: Seconds a webhook receiver has to answer; retries after a failure back off 1 s, 2 s, 4 s and on.
     webhook_timeout: float = 10.0
     webhook_retries: int = 10
 

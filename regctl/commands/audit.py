@@ -43,7 +43,7 @@ def audit_list(
         str | None,
         typer.Option(
             metavar="WHO",
-            help="Only this user, API client (cli-…) or 'anonymous'.",
+            help="Only this user, API client (cli-xxxxx) or 'anonymous'.",
             show_default=False,
         ),
     ] = None,
@@ -51,7 +51,7 @@ def audit_list(
         str | None,
         typer.Option(
             metavar="EVENT",
-            help="Only this event (login, push, token.create…) or prefix ending in '.' (token.).",
+            help="Only this event (login, push, token.create) or prefix ending in '.' (token.).",
             show_default=False,
         ),
     ] = None,
