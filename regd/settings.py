@@ -63,8 +63,9 @@ class Settings:
     audit_stderr: bool = False
     #: Events each webhook endpoint may have waiting; the oldest are dropped past it.
     webhook_queue_size: int = 1000
-    #: Seconds a webhook receiver has to answer; retries after a failure back off 1 s, 2 s, 4 s and on.
+    #: Seconds a webhook receiver has to answer.
     webhook_timeout: float = 10.0
+    #: Attempts after a failed delivery (backoff 1 s, 2 s, 4 s, up to 5 min) before giving up.
     webhook_retries: int = 10
 
     @property
