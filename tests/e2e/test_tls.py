@@ -225,7 +225,13 @@ def test_sighup_swaps_the_certificate_and_keeps_connections(tmp_path: Path) -> N
         wait_for_log(regd, "SIGHUP: reloaded")
         fresh = http.client.HTTPSConnection("127.0.0.1", port, context=_trusting(second))
         fresh.request("GET", "/v2/")
-        assert fresh.getresponse().status == 401
+        answer = fresh.getresponse()
+        assert answer.status == 401
+        # public_url follows the request: over TLS the token realm is https://
+        assert answer.getheader("WWW-Authenticate", "").startswith(
+            f'Bearer realm="{regd.url}/token"'
+        )
+        answer.read()
         old.request("GET", "/v2/")  # the connection made before the reload still works
         assert old.getresponse().status == 401
         stale = http.client.HTTPSConnection("127.0.0.1", port, context=_trusting(first))
