@@ -156,14 +156,6 @@ def build_app(settings: Settings) -> web.Application:
         database = await open_database(settings)
         registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
-        audit = app[audit_http.AUDIT] = open_audit(database, settings)
-        notifier = app[notify_http.NOTIFY] = Notifier(
-            database,
-            queue_size=settings.webhook_queue_size,
-            timeout=settings.webhook_timeout,
-            retries=settings.webhook_retries,
-        )
-        await notifier.start()
         # The master key first: a bad REGD_MASTER_KEY stops regd before anything is created.
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
         app[ACCESS] = await open_access(database, settings)
@@ -174,6 +166,15 @@ def build_app(settings: Settings) -> web.Application:
             registry, remotes, upstream, cache, memory=settings.pullthrough_memory, metrics=metrics
         )
         metrics.measure_pullthrough_memory(pullthrough.memory_in_use)
+        # Last: what holds files, sessions and tasks starts once nothing else can fail.
+        audit = app[audit_http.AUDIT] = open_audit(database, settings)
+        notifier = app[notify_http.NOTIFY] = Notifier(
+            database,
+            queue_size=settings.webhook_queue_size,
+            timeout=settings.webhook_timeout,
+            retries=settings.webhook_retries,
+        )
+        await notifier.start()
         tasks = [asyncio.create_task(_sweep_uploads(registry, settings))]
         if settings.gc_interval > 0:
             tasks.append(asyncio.create_task(_collect_garbage(registry, settings, metrics, audit)))

@@ -169,6 +169,8 @@ async def _after(request: web.Request, status: int) -> None:
     details: dict[str, Any] = dict(request.match_info)
     if "secret" in details:
         details["secret_name"] = details.pop("secret")
+    if "principal" in details:  # a grant's principal, not the caller
+        details["grantee"] = details.pop("principal")
     if "name" in details and request.path.startswith("/v2/"):
         details["repository"] = details.pop("name")
     if event == "login" and request.path != "/token":

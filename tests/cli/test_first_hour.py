@@ -150,6 +150,7 @@ def test_pip_install_ships_man_pages_and_completions(tmp_path: Path) -> None:
             "install",
             "-q",
             "--no-deps",
+            "--ignore-installed",  # else pip uninstalls the regd this test runs from
             "--prefix",
             str(prefix),
             str(wheel),
