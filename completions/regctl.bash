@@ -3,7 +3,7 @@
 
 _regctl_commands() {
     case "$1" in
-        "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config" ;;
+        "") echo "create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config audit webhooks" ;;
         "repositories") echo "list show create delete access-rules" ;;
         "repositories access-rules") echo "add list remove" ;;
         "tags") echo "list delete" ;;
@@ -18,12 +18,14 @@ _regctl_commands() {
         "remote-registries") echo "list show create delete" ;;
         "registry") echo "login" ;;
         "config") echo "get-contexts current-context use-context delete-context" ;;
+        "audit") echo "list" ;;
+        "webhooks") echo "list show create delete deliveries" ;;
     esac
 }
 
 _regctl_options() {
     case "$1" in
-        "") echo "--server -o --format -q --quiet --debug --version -h --help" ;;
+        "") echo "--server -o --format -q --quiet --debug --ca-cert --version -h --help" ;;
         "create") echo "-f --file --param --server -o --format -q --quiet --debug -h --help" ;;
         "show") echo "--param --server -o --format -q --quiet --debug -h --help" ;;
         "list") echo "--param --server -o --format -q --quiet --debug -h --help" ;;
@@ -96,13 +98,21 @@ _regctl_options() {
         "config current-context") echo "-q --quiet --debug -h --help" ;;
         "config use-context") echo "-q --quiet --debug -h --help" ;;
         "config delete-context") echo "-q --quiet --debug -h --help" ;;
+        "audit") echo "-h --help" ;;
+        "audit list") echo "--since --principal --event --limit --server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks") echo "-h --help" ;;
+        "webhooks list") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks show") echo "--server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks create") echo "--url --event --repositories --header --secret-stdin --server -o --format -q --quiet --debug -h --help" ;;
+        "webhooks delete") echo "--server -q --quiet --debug -h --help" ;;
+        "webhooks deliveries") echo "--server -o --format -q --quiet --debug -h --help" ;;
     esac
 }
 
 _regctl() {
     local cur="${COMP_WORDS[COMP_CWORD]}" prev="" cmdpath="" w i skip=0
     [ "$COMP_CWORD" -gt 0 ] && prev="${COMP_WORDS[COMP_CWORD-1]}"
-    local value_options=" --server -o --format -f --file --param -u --username --ttl --prefix --new-api-client --registry --secret-name --actions --name --policies --for --description --grant -n --namespace --role --from-literal --from-file --allow-image-access --remove --to "
+    local value_options=" --server -o --format --ca-cert -f --file --param -u --username --ttl --prefix --new-api-client --registry --secret-name --actions --name --policies --for --description --grant -n --namespace --role --from-literal --from-file --allow-image-access --remove --to --since --principal --event --limit --url --repositories --header "
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [ "$skip" = 1 ]; then skip=0; continue; fi
@@ -135,7 +145,7 @@ _regctl() {
         "secrets show|--format") COMPREPLY=($(compgen -W "table json yaml name docker-config k8s-secret env" -- "$cur")); return ;;
         *"|-o") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
         *"|--format") COMPREPLY=($(compgen -W "table json yaml name" -- "$cur")); return ;;
-        *"|--file"|*"|--to"|*"|-f") COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        *"|--ca-cert"|*"|--file"|*"|--to"|*"|-f") COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "$(_regctl_options "$cmdpath")" -- "$cur"))

@@ -4,7 +4,7 @@
 function __regctl_commands
     switch "$argv[1]"
         case ''
-            echo create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config
+            echo create show list replace merge delete do login logout whoami version repositories tags token tokens users api-clients policies role-bindings vaults secrets remote-registries registry config audit webhooks
         case 'repositories'
             echo list show create delete access-rules
         case 'repositories access-rules'
@@ -33,6 +33,10 @@ function __regctl_commands
             echo login
         case 'config'
             echo get-contexts current-context use-context delete-context
+        case 'audit'
+            echo list
+        case 'webhooks'
+            echo list show create delete deliveries
     end
 end
 
@@ -47,7 +51,7 @@ function __regctl_path
         switch $w
             case --
                 break
-            case '--server' '-o' '--format' '-f' '--file' '--param' '-u' '--username' '--ttl' '--prefix' '--new-api-client' '--registry' '--secret-name' '--actions' '--name' '--policies' '--for' '--description' '--grant' '-n' '--namespace' '--role' '--from-literal' '--from-file' '--allow-image-access' '--remove' '--to'
+            case '--server' '-o' '--format' '--ca-cert' '-f' '--file' '--param' '-u' '--username' '--ttl' '--prefix' '--new-api-client' '--registry' '--secret-name' '--actions' '--name' '--policies' '--for' '--description' '--grant' '-n' '--namespace' '--role' '--from-literal' '--from-file' '--allow-image-access' '--remove' '--to' '--since' '--principal' '--event' '--limit' '--url' '--repositories' '--header'
                 set skip 1
                 continue
             case '-*'
@@ -93,10 +97,13 @@ complete -c regctl -n '__regctl_path_is ""' -a secrets -d 'Secrets in a vault: l
 complete -c regctl -n '__regctl_path_is ""' -a remote-registries -d 'Remote registries (upstreams of the pull-through cache).'
 complete -c regctl -n '__regctl_path_is ""' -a registry -d 'Hand the login to docker: registry login.'
 complete -c regctl -n '__regctl_path_is ""' -a config -d 'Contexts: named servers, the current one and their logins.'
+complete -c regctl -n '__regctl_path_is ""' -a audit -d 'The audit log: list.'
+complete -c regctl -n '__regctl_path_is ""' -a webhooks -d 'Webhooks (event notifications): list, show, create, delete, deliveries.'
 complete -c regctl -n '__regctl_path_is ""' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
 complete -c regctl -n '__regctl_path_is ""' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
 complete -c regctl -n '__regctl_path_is ""' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
 complete -c regctl -n '__regctl_path_is ""' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is ""' -l ca-cert -r -F -d 'Trust this CA certificate (PEM) for an HTTPS regd, besides the system\'s (env REGCTL_CA_CERT).'
 complete -c regctl -n '__regctl_path_is ""' -l version -d 'Print the version and exit.'
 complete -c regctl -n '__regctl_path_is ""' -s h -l help -d 'Show the help of this command and exit.'
 complete -c regctl -n '__regctl_path_is "create"' -s f -l file -r -F -d 'Read the body (YAML or JSON) from FILE; \'-\' or no -f reads stdin.'
@@ -481,3 +488,49 @@ complete -c regctl -n '__regctl_path_is "config use-context"' -s h -l help -d 'S
 complete -c regctl -n '__regctl_path_is "config delete-context"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
 complete -c regctl -n '__regctl_path_is "config delete-context"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
 complete -c regctl -n '__regctl_path_is "config delete-context"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "audit"' -a list -d 'List audit events, oldest first (registry admins): logins, tokens, grants, secret reads, pushes, deletes, garbage collections.'
+complete -c regctl -n '__regctl_path_is "audit"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "audit list"' -l since -x -d 'From this long ago (1h, 2d) or this time (2026-12-03T10:00:00Z).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l principal -x -d 'Only this user, API client (cli-xxxxx) or \'anonymous\'.'
+complete -c regctl -n '__regctl_path_is "audit list"' -l event -x -d 'Only this event (login, push, token.create) or prefix ending in \'.\' (token.).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l limit -x -d 'At most N events (default 1000).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
+complete -c regctl -n '__regctl_path_is "audit list"' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
+complete -c regctl -n '__regctl_path_is "audit list"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
+complete -c regctl -n '__regctl_path_is "audit list"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is "audit list"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "webhooks"' -a list -d 'List webhook endpoints.'
+complete -c regctl -n '__regctl_path_is "webhooks"' -a show -d 'Show a webhook endpoint (header names only; whether it is signed).'
+complete -c regctl -n '__regctl_path_is "webhooks"' -a create -d 'Create a webhook endpoint.'
+complete -c regctl -n '__regctl_path_is "webhooks"' -a delete -d 'Delete a webhook endpoint, its queued events and its history.'
+complete -c regctl -n '__regctl_path_is "webhooks"' -a deliveries -d 'Events still queued (oldest first), then deliveries (newest first).'
+complete -c regctl -n '__regctl_path_is "webhooks"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "webhooks list"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
+complete -c regctl -n '__regctl_path_is "webhooks list"' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
+complete -c regctl -n '__regctl_path_is "webhooks list"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
+complete -c regctl -n '__regctl_path_is "webhooks list"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is "webhooks list"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "webhooks show"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
+complete -c regctl -n '__regctl_path_is "webhooks show"' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
+complete -c regctl -n '__regctl_path_is "webhooks show"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
+complete -c regctl -n '__regctl_path_is "webhooks show"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is "webhooks show"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -l url -x -d 'Where events are POSTed.  [required]'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -l event -x -d 'push, pull, delete, tag, mount, pull-through (repeat or comma-separate; default: all).'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -l repositories -x -d 'Only repositories matching this glob.  [default: *]'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -l header -x -d 'A header sent with every POST (repeat).'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -l secret-stdin -d 'Read an HMAC key from stdin: X-Regd-Signature-256.'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is "webhooks create"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "webhooks delete"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
+complete -c regctl -n '__regctl_path_is "webhooks delete"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
+complete -c regctl -n '__regctl_path_is "webhooks delete"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is "webhooks delete"' -s h -l help -d 'Show the help of this command and exit.'
+complete -c regctl -n '__regctl_path_is "webhooks deliveries"' -l server -x -d 'regd\'s URL (env REGCTL_SERVER, else the current context, else http://127.0.0.1:5000).'
+complete -c regctl -n '__regctl_path_is "webhooks deliveries"' -s o -l format -x -a 'table json yaml name' -d 'Output format: table, json, yaml or name.'
+complete -c regctl -n '__regctl_path_is "webhooks deliveries"' -s q -l quiet -d 'No messages or hints on stderr (errors stay).'
+complete -c regctl -n '__regctl_path_is "webhooks deliveries"' -l debug -d 'Log HTTP requests and show tracebacks on stderr.'
+complete -c regctl -n '__regctl_path_is "webhooks deliveries"' -s h -l help -d 'Show the help of this command and exit.'

@@ -13,12 +13,13 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from regctl import __version__, coercion
+from regctl import __version__, coercion, helptext
 from regctl.commands import (
     GROUPS,
     access,
     add_group,
     api_clients,
+    audit,
     contexts,
     login,
     nouns,
@@ -27,6 +28,7 @@ from regctl.commands import (
     strongbox,
     tokens,
     users,
+    webhooks,
 )
 from regctl.errors import INTERRUPTED, SERVER_ERROR, USAGE, RegctlError
 from regctl.options import (
@@ -91,6 +93,7 @@ class Root(TyperGroup):
 
 
 coercion.install()
+helptext.install()
 
 app = typer.Typer(
     cls=Root,
@@ -118,12 +121,21 @@ def root(
     format: FormatOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
+    ca_cert: str | None = typer.Option(
+        None,
+        "--ca-cert",
+        metavar="FILE",
+        help="Trust this CA certificate (PEM) for an HTTPS regd, besides the system's "
+        "(env REGCTL_CA_CERT).",
+        show_default=False,
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """regctl: the command line for regd."""
     GLOBAL.update(server, format, quiet, debug)
+    GLOBAL.ca_cert = ca_cert
 
 
 #: alias -> command; an alias is hidden from --help and man, and completes like its command.
@@ -141,6 +153,8 @@ strongbox.register()
 remote_registries.register()
 login.register(app)
 contexts.register()
+audit.register()
+webhooks.register()
 
 
 @app.command(rich_help_panel="Other")

@@ -73,6 +73,7 @@ class Api:
         self.target = target
         self._client = httpx.Client(
             base_url=target.server,
+            verify=_verify(),
             timeout=httpx.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT),
             headers={
                 "User-Agent": f"regctl/{__version__}",
@@ -145,6 +146,7 @@ class Api:
             raise UsageError(f"invalid server URL {self.target.server!r}: {error}") from error
         except httpx.TransportError as error:
             reason = str(error) or type(error).__name__
+            _tls_failure(request.url, reason)
             raise Unreachable(
                 f"cannot reach regd at {self.target.server}: {reason}",
                 hint=f"is 'regd serve' running? tried {request.url}",
@@ -208,6 +210,47 @@ class Api:
         if not isinstance(created, dict) or not isinstance(created.get("token"), str):
             raise ServerError(f"{self.target.server} answered no token")
         return created
+
+
+def _verify() -> Any:
+    """httpx's ``verify``: the system's CAs, plus ``--ca-cert``/``REGCTL_CA_CERT`` if given."""
+    from regctl.runtime import GLOBAL, env
+
+    ca_cert = GLOBAL.ca_cert or env("REGCTL_CA_CERT")
+    if ca_cert is None:
+        return True
+    import ssl
+
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=ca_cert)
+    except (OSError, ssl.SSLError) as error:
+        raise UsageError(
+            f"--ca-cert/REGCTL_CA_CERT: cannot read a CA from {ca_cert}: {error}"
+        ) from None
+    return context
+
+
+#: What OpenSSL says when an HTTPS client gets a plain-HTTP answer.
+_PLAIN_HTTP = ("WRONG_VERSION_NUMBER", "record layer failure", "http request", "packet length")
+
+
+def _tls_failure(url: httpx.URL, reason: str) -> None:
+    """Raise what a failed TLS handshake means, if that is what ``reason`` is."""
+    if url.scheme != "https":
+        return
+    server = f"{url.host}:{url.port}" if url.port else url.host
+    if any(marker.lower() in reason.lower() for marker in _PLAIN_HTTP):
+        raise Unreachable(
+            f"{server} speaks plain HTTP, not HTTPS: {reason}",
+            hint=f"use http://{server}, or serve HTTPS (regd serve --tls-cert FILE --tls-key FILE)",
+        )
+    if "CERTIFICATE_VERIFY_FAILED" in reason:
+        raise Unreachable(
+            f"{server}'s certificate is not trusted: {reason}",
+            hint="trust its CA with --ca-cert FILE or REGCTL_CA_CERT=FILE "
+            "(regd tls self-signed wrote ca.crt), or install it in the system store",
+        )
 
 
 def principal_name(reference: str) -> str:

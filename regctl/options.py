@@ -86,6 +86,7 @@ ENVIRONMENT: dict[str, str] = {
     "REGCTL_PASSWORD": "see REGCTL_USERNAME; also the password of login",
     "REGCTL_CONFIG": "the config file (default: config.yaml in the user config directory, "
     "e.g. ~/.config/regctl/config.yaml)",
+    "REGCTL_CA_CERT": "a CA certificate (PEM) to trust for HTTPS besides the system's (--ca-cert)",
     "NO_COLOR": "tables without colour",
     "DOCKER_CONFIG": "the directory of docker's config.json (registry login; default ~/.docker)",
     "PYTHON_KEYRING_BACKEND": "the keyring backend login uses, e.g. "

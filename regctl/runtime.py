@@ -43,6 +43,8 @@ class Globals:
     format: Format | None = None
     quiet: bool = False
     debug: bool = False
+    #: A CA certificate (PEM) to trust for HTTPS besides the system's (``--ca-cert``).
+    ca_cert: str | None = None
 
     def update(
         self, server: str | None, format: Format | None, quiet: bool, debug: bool

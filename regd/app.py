@@ -12,14 +12,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from regd.audit import AuditLog
 from regd.auth.access import AccessController
 from regd.auth.grants import Grants
-from regd.auth.identities import Identities
+from regd.auth.identities import Identities, IdentityError
 from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
-from regd.http import api, health, oci, parser_log, token
+from regd.errors import StartupError
+from regd.http import api, forwarded, health, oci, parser_log, token
+from regd.http import audit as audit_http
 from regd.http import metrics as metrics_http
+from regd.http import notify as notify_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
 from regd.http.fresh import fresh_reads_middleware
@@ -28,15 +32,16 @@ from regd.http.limits import READ_WHOLE
 from regd.http.oci.access import access_middleware
 from regd.metrics import Metrics
 from regd.metrics import create as create_metrics
+from regd.notify import Notifier
 from regd.registry import Registry
 from regd.registry.gc import GarbageCollector
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes
 from regd.remotes.pullthrough import PullThrough
 from regd.remotes.upstream import Upstream
-from regd.settings import Settings
+from regd.settings import Settings, parse_networks
 from regd.storage import FilesystemStore
-from regd.strongbox.crypto import MasterKeys
+from regd.strongbox.crypto import MasterKeyError, MasterKeys
 from regd.strongbox.vaults import Vaults
 
 log = logging.getLogger(__name__)
@@ -55,7 +60,18 @@ async def open_access(database: Database, settings: Settings) -> AccessControlle
     keys = SigningKeys(settings.data_dir / "keys")
     await asyncio.to_thread(keys.load)
     identities = Identities(database)
-    generated = await identities.bootstrap_admin(os.environ.get("REGD_ADMIN_PASSWORD"))
+    wanted = os.environ.get("REGD_ADMIN_PASSWORD")
+    try:
+        generated = await identities.bootstrap_admin(wanted)
+    except IdentityError as error:
+        raise StartupError(f"REGD_ADMIN_PASSWORD: {error.message}") from None
+    if generated is None and wanted and not await identities.check_password("admin", wanted):
+        print(
+            "regd: user 'admin' exists; REGD_ADMIN_PASSWORD ignored "
+            "(to change the password: regd admin reset-password)",
+            file=sys.stderr,
+            flush=True,
+        )
     if generated is not None:
         # Shown once, on stderr, never logged: the operator's only chance to read it.
         print(
@@ -76,7 +92,12 @@ def master_keys(settings: Settings) -> MasterKeys:
 async def open_strongbox(database: Database, settings: Settings) -> Vaults:
     """The Strongbox master key (created on first start unless REGD_MASTER_KEY is set)."""
     keys = master_keys(settings)
-    await asyncio.to_thread(keys.load)
+    try:
+        await asyncio.to_thread(keys.load)
+    except MasterKeyError as error:
+        raise StartupError(
+            f"REGD_MASTER_KEY: {error} (make one with: openssl rand -base64 32)"
+        ) from None
     return Vaults(database, keys)
 
 
@@ -95,16 +116,31 @@ async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
         await asyncio.sleep(settings.upload_sweep_interval)
 
 
-async def _collect_garbage(registry: Registry, settings: Settings, metrics: Metrics) -> None:
+def open_audit(database: Database, settings: Settings) -> AuditLog:
+    try:
+        return AuditLog(database, settings.audit_log, settings.audit_stderr)
+    except OSError as error:
+        raise StartupError(
+            f"audit_log: cannot append to {settings.audit_log}: {error.strerror} (REGD_AUDIT_LOG)"
+        ) from None
+
+
+async def _collect_garbage(
+    registry: Registry, settings: Settings, metrics: Metrics, audit: AuditLog
+) -> None:
     collector = GarbageCollector(registry.db, registry.store, registry.blobs)
     while True:
         await asyncio.sleep(settings.gc_interval)
         try:
             report = await collector.collect(settings.gc_grace)
-        except Exception:
+        except Exception as error:
             log.exception("garbage collection failed")
+            await audit.record("gc", principal="regd", outcome="failure", error=str(error))
         else:
             metrics.gc_report(report.links, report.blobs, report.bytes)
+            await audit.record(
+                "gc", principal="regd", links=report.links, blobs=report.blobs, bytes=report.bytes
+            )
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -112,8 +148,11 @@ def build_app(settings: Settings) -> web.Application:
     metrics = create_metrics()  # per application: apps in one process share nothing
     app = web.Application(
         middlewares=[
+            forwarded.middleware(parse_networks(settings.trusted_proxies)),
             fresh_reads_middleware,
             metrics_http.middleware(metrics),
+            audit_http.middleware(),
+            notify_http.middleware(),
             error_middleware,
             access_middleware,
             api_auth_middleware,
@@ -129,8 +168,9 @@ def build_app(settings: Settings) -> web.Application:
         database = await open_database(settings)
         registry = Registry(database, FilesystemStore(settings.data_dir))
         app[REGISTRY] = registry
-        app[ACCESS] = await open_access(database, settings)
+        # The master key first: a bad REGD_MASTER_KEY stops regd before anything is created.
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
+        app[ACCESS] = await open_access(database, settings)
         remotes = app[REMOTES] = Remotes(database, vaults)
         upstream = Upstream(vaults, metrics)
         cache = CacheCap(registry, remotes)
@@ -138,9 +178,18 @@ def build_app(settings: Settings) -> web.Application:
             registry, remotes, upstream, cache, memory=settings.pullthrough_memory, metrics=metrics
         )
         metrics.measure_pullthrough_memory(pullthrough.memory_in_use)
+        # Last: what holds files, sessions and tasks starts once nothing else can fail.
+        audit = app[audit_http.AUDIT] = open_audit(database, settings)
+        notifier = app[notify_http.NOTIFY] = Notifier(
+            database,
+            queue_size=settings.webhook_queue_size,
+            timeout=settings.webhook_timeout,
+            retries=settings.webhook_retries,
+        )
+        await notifier.start()
         tasks = [asyncio.create_task(_sweep_uploads(registry, settings))]
         if settings.gc_interval > 0:
-            tasks.append(asyncio.create_task(_collect_garbage(registry, settings, metrics)))
+            tasks.append(asyncio.create_task(_collect_garbage(registry, settings, metrics, audit)))
         yield
         await upstream.close()
         for task in tasks:
@@ -151,6 +200,8 @@ def build_app(settings: Settings) -> web.Application:
             await cache.flush()  # the cache reads noted since the last batch
         except Exception as error:  # shutting down regardless; say what was not recorded
             log.warning("recording the pull-through cache's last reads failed: %r", error)
+        await notifier.close()
+        audit.close()
         await database.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -15,3 +15,10 @@ class RequestError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class StartupError(Exception):
+    """Why regd cannot start, in one line that names the setting and the fix.
+
+    ``regd`` prints it as ``regd: MESSAGE`` and exits 1; ``--debug`` adds the traceback.
+    """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from regd.durations import parse_duration
 
 DEFAULT_ADDR = "127.0.0.1:5000"
 
@@ -48,6 +51,22 @@ class Settings:
     token_lifetime: float = 300.0
     #: Seconds a refresh token (``offline_token=true``, docker's identity token) lives.
     refresh_token_lifetime: float = 90 * 86400.0
+    #: PEM certificate chain and private key: regd speaks HTTPS (re-read on SIGHUP).
+    tls_cert: str = ""
+    tls_key: str = ""
+    #: Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For/-Proto
+    #: regd believes; empty: none (the headers are ignored).
+    trusted_proxies: str = ""
+    #: A file the audit log is appended to (JSON lines); ``audit_stderr`` also writes them
+    #: to stderr. Either way every event is kept in the database (``GET /api/v1/audit``).
+    audit_log: str = ""
+    audit_stderr: bool = False
+    #: Events each webhook endpoint may have waiting; the oldest are dropped past it.
+    webhook_queue_size: int = 1000
+    #: Seconds a webhook receiver has to answer.
+    webhook_timeout: float = 10.0
+    #: Attempts after a failed delivery (backoff 1 s, 2 s, 4 s, up to 5 min) before giving up.
+    webhook_retries: int = 10
 
     @property
     def host(self) -> str:
@@ -57,6 +76,10 @@ class Settings:
     @property
     def port(self) -> int:
         return int(self.addr.rpartition(":")[2])
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert or self.tls_key)
 
     @property
     def effective_database_url(self) -> str:
@@ -69,7 +92,9 @@ def _coerce(name: str, value: Any) -> Any:
     if kind == "Path":
         return Path(value).expanduser()
     if kind == "float":
-        return float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return parse_duration(str(value))
     if kind == "int":
         return int(value)
     if kind == "bool":
@@ -79,15 +104,45 @@ def _coerce(name: str, value: Any) -> Any:
     return str(value)
 
 
+def _setting(name: str, value: Any, source: str) -> Any:
+    """``value`` as setting ``name`` wants it; a ``ValueError`` names the setting and where."""
+    try:
+        return _coerce(name, value)
+    except ValueError as error:
+        detail = str(error) if "duration" in str(error) else f"invalid value {value!r}"
+        raise ValueError(f"{source}: {detail}") from None
+
+
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``10.0.0.1, 192.168.0.0/16, ::1`` (``trusted_proxies``) -> networks; ``ValueError``
+    naming the bad entry."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"trusted_proxies: {entry!r} is not an address or network (REGD_TRUSTED_PROXIES)"
+            ) from None
+    return tuple(networks)
+
+
 def _validate(settings: Settings) -> Settings:
     try:
         port = settings.port
     except ValueError:
-        raise ValueError(f"invalid address {settings.addr!r}: expected HOST:PORT") from None
+        raise ValueError(
+            f"addr: invalid address {settings.addr!r}: expected HOST:PORT (--addr, REGD_ADDR)"
+        ) from None
     if not 0 <= port <= 65535:
-        raise ValueError(f"invalid port in {settings.addr!r}")
+        raise ValueError(f"addr: invalid port in {settings.addr!r} (--addr, REGD_ADDR)")
     if settings.pullthrough_memory < 0:
         raise ValueError("pullthrough_memory is a number of bytes, 0 or more")
+    parse_networks(settings.trusted_proxies)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ValueError("tls_cert and tls_key go together: set both (--tls-cert, --tls-key)")
     return settings
 
 
@@ -109,12 +164,13 @@ def load(
         unknown = set(document) - set(names)
         if unknown:
             raise ValueError(f"{config_path}: unknown setting(s) {', '.join(sorted(unknown))}")
-        values.update({key: _coerce(key, value) for key, value in document.items()})
+        for key, value in document.items():
+            values[key] = _setting(key, value, f"{config_path}: {key}")
     for name in names:
         raw = environ.get(f"REGD_{name.upper()}")
         if raw:
-            values[name] = _coerce(name, raw)
+            values[name] = _setting(name, raw, f"REGD_{name.upper()}")
     for name, value in (overrides or {}).items():
         if value is not None:
-            values[name] = _coerce(name, value)
+            values[name] = _setting(name, value, "--" + name.replace("_", "-"))
     return _validate(replace(Settings(), **values))

@@ -81,7 +81,7 @@ def _write(
     path = _query_path(words, params)
     body = read_body(file)
     with connect(options) as api:
-        result = api.call(method, path, body, content_type)
+        result = _call(api, method, path, body, content_type)
     if result is None:
         say(f"{done} {API}{path}")
     emit(result, options.format or Format.yaml)
@@ -97,8 +97,7 @@ def typed_flags(api: Api, path: str, flags: dict[str, Any]) -> dict[str, Any]:
     document = response.json() if response.is_success else {}
     properties: dict[str, Any] = {}
     for template, methods in (document.get("paths") or {}).items():
-        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template))
-        if re.fullmatch(pattern, API + path) and isinstance(methods, dict):
+        if re.fullmatch(_pattern(template), API + path) and isinstance(methods, dict):
             schema = (
                 methods.get("post", {})
                 .get("requestBody", {})
@@ -134,7 +133,63 @@ def _typed(value: Any, schema: Any) -> Any:
 
 def _read(options: Globals, method: str, path: str) -> Any:
     with connect(options) as api:
-        return api.call(method, path)
+        return _call(api, method, path)
+
+
+def _call(
+    api: Api, method: str, path: str, body: Any = None, content_type: str = "application/json"
+) -> Any:
+    """``api.call``; a 404 or 405 for a path regd does not have names it and the nearest one."""
+    from regctl.errors import NotFound, ServerError
+
+    try:
+        return api.call(method, path, body, content_type)
+    except (NotFound, ServerError) as error:
+        if isinstance(error, ServerError) and not error.message.startswith("405"):
+            raise
+        unknown = unknown_path_message(api, method, path)
+        if unknown is None:
+            raise
+        raise type(error)(unknown, hint="regctl show openapi.json lists every path") from None
+
+
+def _templates(api: Api, method: str) -> list[str]:
+    response = api.send("GET", f"{API}/openapi.json")
+    document = response.json() if response.is_success else {}
+    return [
+        template
+        for template, methods in (document.get("paths") or {}).items()
+        if isinstance(methods, dict) and method.lower() in methods
+    ]
+
+
+def unknown_path_message(api: Api, method: str, path: str) -> str | None:
+    """``no METHOD /api/v1/PATH; did you mean ...?`` when no route of regd's OpenAPI document
+    has that method at that path; None when one does (the 404 is about an object)."""
+    from difflib import get_close_matches
+
+    tried = API + path
+    templates = _templates(api, method)
+    if not templates or any(re.fullmatch(_pattern(t, ".+"), tried) for t in templates):
+        return None
+    words = tried.split("/")
+    filled = {}
+    for template in templates:
+        parts = template.split("/")
+        filled[
+            "/".join(
+                words[i] if part.startswith("{") and i < len(words) else part
+                for i, part in enumerate(parts)
+            )
+        ] = template
+    nearest = get_close_matches(tried, list(filled), n=1, cutoff=0.6)
+    suggestion = f"; did you mean {method} {nearest[0]}?" if nearest else ""
+    return f"regd has no {method} {tried}{suggestion}"
+
+
+def _pattern(template: str, word: str = "[^/]+") -> str:
+    """A regular expression for ``template``'s paths; a ``{placeholder}`` matches ``word``."""
+    return re.sub(r"\\\{[^}]*\\\}", word, re.escape(template))
 
 
 @common_options()
@@ -207,7 +262,7 @@ def do(options: Globals, arguments: ActionWords) -> None:
     path = api_path(words)
     with connect(options) as api:
         body = typed_flags(api, path, flags) if flags else flags
-        result = api.call("POST", path, body)
+        result = _call(api, "POST", path, body)
     if result is None:
         say(f"done: {words[-1]}")
     emit(result, options.format or Format.yaml)

@@ -19,24 +19,20 @@ from regd.auth.principals import Principal
 from regd.auth.secrets import random_id, random_secret, same_hash, token_hash
 from regd.db import Database
 from regd.db.schema import tokens
+from regd.durations import parse_duration
 
 TokenKind = Literal["personal", "session", "refresh"]
 _FORMAT: Final = re.compile(r"regd_([a-z0-9]{12})_([A-Za-z0-9_-]{20,})")
 MAX_TTL: Final = 10 * 365 * 24 * 3600.0
-_TTL_PART: Final = re.compile(r"(\d+)([ywdhms])")
-_TTL_UNITS: Final = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_TTL: Final = re.compile(r"(\d+[ywdhms])+")
 
 
 def parse_ttl(text: str) -> float:
     """``4h``, ``30m``, ``1y2d5h`` or plain seconds; an unlimited token is refused."""
     text = text.strip().lower()
-    if text.isdigit():
-        seconds = float(text)
-    else:
-        parts = _TTL_PART.findall(text)
-        if not parts or "".join(number + unit for number, unit in parts) != text:
-            raise IdentityError(400, f"invalid ttl {text!r}: write it like 4h, 30m or 1y2d5h")
-        seconds = float(sum(int(number) * _TTL_UNITS[unit] for number, unit in parts))
+    if not text.isdigit() and not _TTL.fullmatch(text):
+        raise IdentityError(400, f"invalid ttl {text!r}: write it like 4h, 30m or 1y2d5h")
+    seconds = parse_duration(text)
     if seconds <= 0 or seconds > MAX_TTL:
         raise IdentityError(400, "a token's ttl must be positive and at most 10y")
     return seconds

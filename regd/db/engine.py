@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from regd.db.fresh import FreshReads, wrote
+from regd.errors import StartupError
 
 #: PostgreSQL connections kept open per regd, and opened beyond that at peaks.
 POOL_SIZE: Final = 32
@@ -70,6 +71,16 @@ class Database:
         await self.engine.dispose()
 
 
+def _require_asyncpg() -> None:
+    try:
+        import asyncpg  # noqa: F401
+    except ModuleNotFoundError:
+        raise StartupError(
+            "database_url: PostgreSQL needs the 'postgres' extra (asyncpg): "
+            "pip install 'regd[postgres]' (or use the default SQLite: unset REGD_DATABASE_URL)"
+        ) from None
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
@@ -84,6 +95,7 @@ def connect(url: str) -> Database:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     elif url.startswith("postgresql+asyncpg"):
+        _require_asyncpg()
         # A pool as large as the concurrency it serves: connections returned to a full
         # pool are closed, and a new asyncpg connection costs ~10 ms (measured:
         # docs/performance.md). No pre-ping (one more round trip per checkout): a
@@ -97,9 +109,10 @@ def connect(url: str) -> Database:
             connect_args={"server_settings": {"application_name": "regd"}},
         )
     else:
-        raise ValueError(
-            "unsupported database URL: use sqlite+aiosqlite:///PATH or "
-            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+        scheme = url.partition(":")[0]
+        raise StartupError(
+            f"database_url: unsupported database {scheme!r} (REGD_DATABASE_URL): use "
+            "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
         )
     return Database(engine)
 

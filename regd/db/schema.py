@@ -293,3 +293,64 @@ generations = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+
+#: The audit log: one row per security-relevant event (regd.audit); never a secret.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("time", sa.Float, nullable=False, index=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("principal", sa.String(160), nullable=False, index=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+#: Webhook endpoints (regd.notify): where registry events are POSTed.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),  # JSON list of actions
+    sa.Column("repositories", sa.String(255), nullable=False),  # a glob
+    sa.Column("headers", sa.Text, nullable=False),  # JSON object
+    sa.Column("secret", sa.Text, nullable=True),  # the HMAC key; never shown again
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: Events waiting for delivery, per endpoint, oldest first (survive a restart).
+webhook_queue = sa.Table(
+    "webhook_queue",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook", sa.String(64), nullable=False, index=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sqlite_autoincrement=True,
+)
+
+#: What became of each event: delivered, failed (retries exhausted) or dropped (queue full).
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook", sa.String(64), nullable=False, index=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("time", sa.Float, nullable=False),
+    sqlite_autoincrement=True,
+)

@@ -17,7 +17,7 @@ from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import DELETE, PULL, PUSH
 from regd.auth.principals import Principal
 from regd.http.authn import BadCredentials, authenticate, source_of
-from regd.http.keys import ACCESS, SETTINGS
+from regd.http.keys import ACCESS, PRINCIPAL, SETTINGS
 from regd.http.limits import TOKEN_BODY
 
 _REPOSITORY_ACTIONS = (PULL, PUSH, DELETE)
@@ -69,6 +69,7 @@ async def _respond(
 ) -> web.Response:
     access = request.app[ACCESS]
     settings = request.app[SETTINGS]
+    request[PRINCIPAL] = principal  # for the audit log's login event
     claims = await grant_access(request, principal, scopes)
     token, issued = access.issue(principal, claims, settings.token_lifetime)
     body: dict[str, Any] = {

@@ -25,6 +25,7 @@ import aiohttp
 
 from regd.caching import InFlight
 from regd.metrics import Metrics
+from regd.notify import PULLTHROUGH_FETCH
 from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifest
@@ -83,6 +84,8 @@ class PullThrough:
         return self._memory.used
 
     def _count(self, kind: str, result: str) -> None:
+        if result == "miss":
+            PULLTHROUGH_FETCH.set(True)  # a webhook "pull-through" event for this request
         if self._metrics is not None:
             self._metrics.pullthrough(kind, result)
 

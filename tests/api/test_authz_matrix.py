@@ -239,6 +239,17 @@ def delete_policy(world: World, actor: Actor, unique: str, allowed: bool) -> Cal
     return Call("DELETE", f"/api/v1/policies/mx-doomed-{unique}")
 
 
+def on_webhook(method: str, suffix: str = "") -> Build:
+    """A request on a webhook the admin made for the cell (its receiver: nothing listens)."""
+
+    def build(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
+        body = {"name": f"mx-hook-{unique}", "url": "http://127.0.0.1:9/hook", "events": ["tag"]}
+        assert world.admin.post("/api/v1/webhooks", json=body).status_code == 201
+        return Call(method, f"/api/v1/webhooks/mx-hook-{unique}{suffix}")
+
+    return build
+
+
 def unbind_policy(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
     bind_policy(world.admin, "registry-pull", "user:mx-bystander")
     return Call("DELETE", "/api/v1/policies/registry-pull/bindings/user:mx-bystander")
@@ -538,6 +549,23 @@ ROWS: tuple[Row, ...] = (
            fixed("PUT", _SETTINGS, {"tag-ttl": 300}), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "GET", _CACHE,
            fixed("GET", _CACHE), 200),
+
+    # webhooks: registry admins only
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", "/api/v1/webhooks",
+           fixed("GET", "/api/v1/webhooks"), 200),
+    on_api("401  401  403  403  403  403  401  401  ok", "POST", "/api/v1/webhooks",
+           post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/", "events": ["tag"]}, "name",
+                "mx-made-"), 201),
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", "/api/v1/webhooks/{name}",
+           on_webhook("GET"), 200),
+    on_api("401  401  403  403  403  403  401  401  ok", "DELETE", "/api/v1/webhooks/{name}",
+           on_webhook("DELETE"), 204),
+    on_api("401  401  403  403  403  403  401  401  ok", "GET",
+           "/api/v1/webhooks/{name}/deliveries", on_webhook("GET", "/deliveries"), 200),
+
+    # the audit log: registry admins only
+    on_api("401  401  403  403  403  403  401  401  ok", "GET", "/api/v1/audit",
+           fixed("GET", "/api/v1/audit?since=1h"), 200),
 
     # Prometheus metrics: registry admins only (unless metrics_public), answered as /api/v1/
     Row("GET /metrics", fixed("GET", "/metrics"), 200,

@@ -78,6 +78,12 @@ COMMANDS = [
     "config current-context",
     "config use-context",
     "config delete-context",
+    "audit list",
+    "webhooks list",
+    "webhooks show",
+    "webhooks create",
+    "webhooks delete",
+    "webhooks deliveries",
 ]
 
 

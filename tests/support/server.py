@@ -15,7 +15,7 @@ import httpx
 
 from tests.support.processes import collect_output
 
-_LISTENING = re.compile(r"regd listening on (http://\S+)")
+_LISTENING = re.compile(r"regd listening on (https?://\S+)")
 #: The password every test regd gives its ``admin`` user (REGD_ADMIN_PASSWORD).
 ADMIN_PASSWORD = "admin-password-for-tests"
 START_TIMEOUT = 60.0
@@ -33,7 +33,7 @@ class RegdProcess:
     @property
     def host(self) -> str:
         """``HOST:PORT``, as registry clients want it."""
-        return self.url.removeprefix("http://")
+        return self.url.removeprefix("http://").removeprefix("https://")
 
     def client(self, auth: tuple[str, str] | None = ("admin", ADMIN_PASSWORD)) -> httpx.Client:
         """An HTTP client, as ``admin`` unless told otherwise (``auth=None``: anonymous)."""

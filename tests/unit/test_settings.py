@@ -157,10 +157,32 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
         load(environ={"REGD_CONFIG": str(tmp_path / "missing.toml")})
 
 
-@pytest.mark.parametrize("raw", ["soon", "1s", "1,5"])
-def test_bad_numbers_are_refused(raw: str) -> None:
-    with pytest.raises(ValueError, match="could not convert"):
+@pytest.mark.parametrize("raw", ["soon", "1x", "1,5", "-3"])
+def test_bad_durations_are_refused_naming_the_setting(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"^REGD_UPLOAD_TTL: invalid duration .*like 4h"):
         load(environ={"REGD_UPLOAD_TTL": raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("1h", 3600.0), ("1d2h", 93600.0), ("90", 90.0), ("0.5", 0.5)]
+)
+def test_durations_are_accepted(raw: str, seconds: float, tmp_path: Path) -> None:
+    assert load(environ={"REGD_UPLOAD_TTL": raw}).upload_ttl == seconds
+    config = _toml(tmp_path, f'upload_ttl = "{raw}"\n')
+    assert load(environ={}, config_file=config).upload_ttl == seconds
+
+
+def test_a_bad_value_in_the_file_names_the_file_and_setting(tmp_path: Path) -> None:
+    config = _toml(tmp_path, 'upload_ttl = "an hour"\n')
+    with pytest.raises(ValueError, match=rf"^{config}: upload_ttl: invalid duration"):
+        load(environ={}, config_file=config)
+    with pytest.raises(ValueError, match=r"^REGD_PULLTHROUGH_MEMORY: invalid value 'lots'"):
+        load(environ={"REGD_PULLTHROUGH_MEMORY": "lots"})
+
+
+def test_tls_cert_and_key_go_together() -> None:
+    with pytest.raises(ValueError, match="tls_cert and tls_key go together"):
+        load({"tls_cert": "server.crt"}, {})
 
 
 @pytest.mark.parametrize("addr", ["localhost", "127.0.0.1:", "127.0.0.1:http", "h:65536", "h:-1"])

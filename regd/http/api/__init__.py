@@ -7,6 +7,7 @@ from aiohttp import web
 from regd.http.api import (
     access_rules,
     api_clients,
+    audit,
     openapi,
     policies,
     remotes,
@@ -14,6 +15,7 @@ from regd.http.api import (
     strongbox,
     tokens,
     users,
+    webhooks,
 )
 from regd.http.api.routes import ApiRoute
 from regd.http.api.validation import validated
@@ -28,6 +30,8 @@ ROUTES: tuple[ApiRoute, ...] = (
     *policies.ROUTES,
     *strongbox.ROUTES,
     *remotes.ROUTES,
+    *audit.ROUTES,
+    *webhooks.ROUTES,
 )
 
 
