@@ -27,13 +27,14 @@ from regd.http.oci.access import access_middleware
 from regd.metrics import Metrics
 from regd.metrics import create as create_metrics
 from regd.registry import Registry
+from regd.registry.blobs import digest_lock
 from regd.registry.gc import GarbageCollector
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes
 from regd.remotes.pullthrough import PullThrough
 from regd.remotes.upstream import Upstream
 from regd.settings import Settings
-from regd.storage import FilesystemStore
+from regd.storage import opened_store
 from regd.strongbox.crypto import MasterKeys
 from regd.strongbox.vaults import Vaults
 
@@ -115,7 +116,15 @@ def build_app(settings: Settings) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         database = await open_database(settings)
-        registry = Registry(database, FilesystemStore(settings.data_dir))
+        stack = contextlib.AsyncExitStack()
+        try:
+            store = await stack.enter_async_context(
+                opened_store(settings.storage_url, settings.data_dir, digest_lock(database))
+            )
+        except BaseException:
+            await database.close()
+            raise
+        registry = Registry(database, store)
         app[REGISTRY] = registry
         app[ACCESS] = await open_access(database, settings)
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
@@ -137,6 +146,7 @@ def build_app(settings: Settings) -> web.Application:
                 await task
         with contextlib.suppress(Exception):
             await cache.flush()  # the cache reads noted since the last batch
+        await stack.aclose()
         await database.close()
 
     app.cleanup_ctx.append(lifetime)

@@ -17,11 +17,11 @@ from aiohttp import web
 from regd import __version__
 from regd.app import build_app, master_keys, open_database
 from regd.auth.signing import SigningKeys
-from regd.registry.blobs import Blobs
+from regd.registry.blobs import Blobs, digest_lock
 from regd.registry.gc import GarbageCollector
 from regd.registry.repositories import Repositories
 from regd.settings import Settings, load
-from regd.storage import FilesystemStore
+from regd.storage import StorageConfigError, StorageUnavailable, opened_store
 from regd.strongbox.vaults import Vaults
 
 log = logging.getLogger("regd")
@@ -83,6 +83,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, help="where blobs and the database live (env REGD_DATA_DIR)"
     )
     parser.add_argument("--config", type=Path, help="a TOML settings file (env REGD_CONFIG)")
+    parser.add_argument(
+        "--storage-url",
+        metavar="URL",
+        help="where blobs live: s3://BUCKET[/PREFIX]?endpoint=URL&region=R or "
+        "swift://CONTAINER[/PREFIX] (env REGD_STORAGE_URL; default: files in the data dir)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -91,6 +97,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "addr": getattr(args, "addr", None),
         "access_log": getattr(args, "access_log", None),
         "gc_grace": getattr(args, "grace", None),
+        "storage_url": getattr(args, "storage_url", None),
     }
     return load(overrides, config_file=args.config)
 
@@ -145,11 +152,12 @@ async def _gc(settings: Settings, dry_run: bool) -> None:
     """One collection through the database and data dir a running regd may be using."""
     database = await open_database(settings)
     try:
-        store = FilesystemStore(settings.data_dir)
-        blobs = Blobs(database, store, Repositories(database))
-        report = await GarbageCollector(database, store, blobs).collect(
-            settings.gc_grace, dry_run=dry_run
-        )
+        lock = digest_lock(database)
+        async with opened_store(settings.storage_url, settings.data_dir, lock) as store:
+            blobs = Blobs(database, store, Repositories(database))
+            report = await GarbageCollector(database, store, blobs).collect(
+                settings.gc_grace, dry_run=dry_run
+            )
     finally:
         await database.close()
     print(f"regd gc: {report}")
@@ -212,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             _rotate_keys(settings)
         elif args.command == "rotate-master-key":
             _run(_rotate_master_key(settings))
-    except OSError as error:
+    except (OSError, StorageConfigError, StorageUnavailable) as error:
         print(f"regd: {error}", file=sys.stderr)
         return 1
     return 0

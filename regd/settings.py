@@ -11,6 +11,9 @@ from typing import Any
 
 import platformdirs
 
+from regd.storage.errors import StorageConfigError
+from regd.storage.url import parse_storage_url
+
 DEFAULT_ADDR = "127.0.0.1:5000"
 
 
@@ -24,6 +27,9 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     #: SQLAlchemy URL; empty means SQLite at ``DATA_DIR/regd.db``.
     database_url: str = ""
+    #: Where blobs live: empty means files under ``DATA_DIR``; ``s3://BUCKET[/PREFIX]?...``
+    #: or ``swift://CONTAINER[/PREFIX]`` (credentials from the environment, never here).
+    storage_url: str = ""
     #: Seconds an upload may sit untouched before it is dropped.
     upload_ttl: float = 24 * 3600.0
     #: Seconds between sweeps for stale uploads.
@@ -86,6 +92,10 @@ def _validate(settings: Settings) -> Settings:
         raise ValueError(f"invalid address {settings.addr!r}: expected HOST:PORT") from None
     if not 0 <= port <= 65535:
         raise ValueError(f"invalid port in {settings.addr!r}")
+    try:
+        parse_storage_url(settings.storage_url)
+    except StorageConfigError as error:
+        raise ValueError(str(error)) from None
     if settings.pullthrough_memory < 0:
         raise ValueError("pullthrough_memory is a number of bytes, 0 or more")
     return settings

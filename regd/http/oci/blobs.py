@@ -70,19 +70,63 @@ async def get(request: web.Request) -> web.StreamResponse:
     if target is not None:
         request.app[PULLTHROUGH].served_cached_blob(local, digest)
     if blob.path is None:
-        return await _stream(
-            request, digest, blob.size, reg.store.read(digest.algorithm, digest.hex)
-        )
+        return await _stream_stored(request, digest, blob.size)
     # FileResponse uses sendfile and implements Range, 206, Content-Range and 416; this one
     # counts the bytes it sends.
     return CountedFileResponse(blob.path, chunk_size=_SENDFILE_CHUNK, headers=_headers(digest))
 
 
+def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
+    """``(offset, length)`` of a single satisfiable ``Range: bytes=`` (None: whole blob);
+    HTTPRequestRangeNotSatisfiable when it cannot be served."""
+    try:
+        requested = request.http_range
+    except ValueError:
+        return None  # malformed or several ranges: the whole blob, as RFC 9110 allows
+    start, stop = requested.start, requested.stop
+    if start is None and stop is None:
+        return None
+    if start is None:  # a suffix: the last -stop bytes
+        start, stop = max(size + (stop or 0), 0), size
+    stop = size if stop is None else min(stop, size)
+    if start >= size or start >= stop:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, stop - start
+
+
+async def _stream_stored(request: web.Request, digest: Digest, size: int) -> web.StreamResponse:
+    """A blob from a driver without local files (object storage), with Range."""
+    store = registry(request).store
+    span = _byte_range(request, size)
+    offset, length = (0, size) if span is None else span
+    chunks = aiter(store.read(digest.algorithm, digest.hex, offset, length))
+    # The first chunk before the status line: a store that fails at once gets an error answer.
+    try:
+        first = await anext(chunks, b"")
+    except FileNotFoundError:
+        raise RegistryError(ErrorCode.BLOB_UNKNOWN, "blob content missing from storage") from None
+    body = _prepend(first, chunks)
+    if span is None:
+        return await _stream(request, digest, size, body)
+    content_range = f"bytes {offset}-{offset + length - 1}/{size}"
+    return await _stream(request, digest, length, body, status=206, content_range=content_range)
+
+
 async def _stream(
-    request: web.Request, digest: Digest, size: int, chunks: AsyncIterator[bytes]
+    request: web.Request,
+    digest: Digest,
+    size: int,
+    chunks: AsyncIterator[bytes],
+    *,
+    status: int = 200,
+    content_range: str | None = None,
 ) -> web.StreamResponse:
-    """A whole blob from an iterator (remote drivers, pull-through); Range is not applied."""
-    response = web.StreamResponse(headers=_headers(digest))
+    """Bytes from an iterator (remote drivers, pull-through): ``size`` of them, the whole
+    blob unless ``content_range`` says which part (206)."""
+    headers = _headers(digest)
+    if content_range is not None:
+        headers["Content-Range"] = content_range
+    response = web.StreamResponse(status=status, headers=headers)
     response.content_length = size
     await response.prepare(request)
     sent = 0
@@ -102,6 +146,13 @@ async def _stream(
         request.app[METRICS].blob_bytes_sent.inc(sent)
     await response.write_eof()
     return response
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def delete(request: web.Request) -> web.Response:
