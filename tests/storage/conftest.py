@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -55,7 +55,7 @@ def driver(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def open_store(
     driver: str, request: pytest.FixtureRequest, tmp_path: Path, shared_containers: dict[str, str]
-) -> Iterator[StoreFactory]:
+) -> StoreFactory:
     swift: SwiftServer | None = None
     if driver != "filesystem":
         swift = request.getfixturevalue("swift_server")
@@ -83,4 +83,4 @@ def open_store(
         finally:
             await db.close()
 
-    yield factory
+    return factory

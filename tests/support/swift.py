@@ -34,6 +34,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.server import RegdProcess, start_regd
+
 START_TIMEOUT = 60.0
 SYSTEM_PYTHON = "/usr/bin/python3"
 ACCOUNT, USER, KEY = "test", "tester", "testing"
@@ -324,3 +326,15 @@ def swift_server_fixture() -> Iterator[SwiftServer]:
         pytest.skip(reason)
     with running_swift() as server:
         yield server
+
+
+def regd_on_object_storage(
+    swift: SwiftServer, driver: str, data_dir: Path, *extra: str, url: str | None = None
+) -> RegdProcess:
+    """A ``regd serve`` whose blobs live in a new container (``swift``) or bucket (``s3``)
+    of ``swift`` (or at ``url``), with the credentials in its environment."""
+    if driver == "swift":
+        storage_url, env = url or swift.swift_url(), swift.swift_env()
+    else:
+        storage_url, env = url or swift.s3_url(), swift.s3_env()
+    return start_regd(data_dir, "--storage-url", storage_url, *extra, env=env)

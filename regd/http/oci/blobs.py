@@ -86,8 +86,9 @@ def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
     start, stop = requested.start, requested.stop
     if start is None and stop is None:
         return None
-    if start is None:  # a suffix: the last -stop bytes
-        start, stop = max(size + (stop or 0), 0), size
+    if start is None or start < 0:  # a suffix: the last N bytes
+        suffix = -(start or 0) if start is not None else size - (stop or 0)
+        start, stop = max(size - suffix, 0), size
     stop = size if stop is None else min(stop, size)
     if start >= size or start >= stop:
         raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
