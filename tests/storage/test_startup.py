@@ -119,7 +119,8 @@ def test_bad_storage_urls_are_refused(tmp_path: Path) -> None:
     ]:
         done = _serve(tmp_path, url, {})
         assert done.returncode == 2, done.stderr
-        assert expected in done.stderr and "Traceback" not in done.stderr
+        assert expected in done.stderr
+        assert "Traceback" not in done.stderr
         assert "secret" not in done.stderr or "credentials" in done.stderr
 
 

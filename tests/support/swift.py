@@ -329,12 +329,19 @@ def swift_server_fixture() -> Iterator[SwiftServer]:
 
 
 def regd_on_object_storage(
-    swift: SwiftServer, driver: str, data_dir: Path, *extra: str, url: str | None = None
+    swift: SwiftServer,
+    driver: str,
+    data_dir: Path,
+    *extra: str,
+    url: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> RegdProcess:
     """A ``regd serve`` whose blobs live in a new container (``swift``) or bucket (``s3``)
     of ``swift`` (or at ``url``), with the credentials in its environment."""
     if driver == "swift":
-        storage_url, env = url or swift.swift_url(), swift.swift_env()
+        storage_url, credentials = url or swift.swift_url(), swift.swift_env()
     else:
-        storage_url, env = url or swift.s3_url(), swift.s3_env()
-    return start_regd(data_dir, "--storage-url", storage_url, *extra, env=env)
+        storage_url, credentials = url or swift.s3_url(), swift.s3_env()
+    return start_regd(
+        data_dir, "--storage-url", storage_url, *extra, env={**credentials, **(env or {})}
+    )
