@@ -1,4 +1,4 @@
-"""The ``regd`` command: serve, migrate, gc, rotate-keys, rotate-master-key, version."""
+"""The ``regd`` command: serve, migrate, gc, move, rotate-keys, rotate-master-key, version."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from regd.app import build_app, master_keys, open_database
 from regd.auth.signing import SigningKeys
 from regd.registry.blobs import Blobs, digest_lock
 from regd.registry.gc import GarbageCollector
+from regd.registry.move import MoveError, move_registry
 from regd.registry.repositories import Repositories
 from regd.settings import Settings, load
 from regd.storage import StorageConfigError, StorageUnavailable, opened_store
@@ -74,6 +76,23 @@ def _parser() -> argparse.ArgumentParser:
         help="re-wrap Strongbox data keys under a new master key (or REGD_MASTER_KEY's first)",
     )
     _common(master)
+    move = commands.add_parser(
+        "move",
+        help="copy this registry's blobs into another store and its metadata into another "
+        "database (resumable; every digest verified); stop regd serve first",
+    )
+    _common(move)
+    move.add_argument(
+        "--to-storage-url",
+        required=True,
+        metavar="URL",
+        help="where the blobs go: s3://... or swift://... (credentials from the environment)",
+    )
+    move.add_argument(
+        "--to-database-url",
+        metavar="URL",
+        help="where the metadata goes (postgresql+asyncpg://...); omitted: it stays",
+    )
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -163,6 +182,33 @@ async def _gc(settings: Settings, dry_run: bool) -> None:
     print(f"regd gc: {report}")
 
 
+async def _move(settings: Settings, to_storage_url: str, to_database_url: str) -> None:
+    """``regd move``: blobs to ``to_storage_url``, metadata to ``to_database_url``."""
+    target_settings = replace(
+        settings, storage_url=to_storage_url, database_url=to_database_url or settings.database_url
+    )
+    if (target_settings.storage_url, target_settings.effective_database_url) == (
+        settings.storage_url,
+        settings.effective_database_url,
+    ):
+        raise StorageConfigError("regd move: the target is the source")
+    source_db = await open_database(settings)
+    target_db = await open_database(target_settings) if to_database_url else source_db
+    try:
+        async with (
+            opened_store(settings.storage_url, settings.data_dir, digest_lock(source_db)) as source,
+            opened_store(to_storage_url, settings.data_dir, digest_lock(target_db)) as target,
+        ):
+            report = await move_registry(
+                source_db, source, target_db, target, metadata=bool(to_database_url)
+            )
+    finally:
+        if target_db is not source_db:
+            await target_db.close()
+        await source_db.close()
+    print(f"regd move: {report}")
+
+
 def _rotate_keys(settings: Settings) -> None:
     keys = SigningKeys(settings.data_dir / "keys")
     keys.load()
@@ -220,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             _rotate_keys(settings)
         elif args.command == "rotate-master-key":
             _run(_rotate_master_key(settings))
-    except (OSError, StorageConfigError, StorageUnavailable) as error:
+        elif args.command == "move":
+            _run(_move(settings, args.to_storage_url, args.to_database_url or ""))
+    except (OSError, StorageConfigError, StorageUnavailable, MoveError) as error:
         print(f"regd: {error}", file=sys.stderr)
         return 1
     return 0
