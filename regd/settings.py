@@ -30,6 +30,8 @@ class Settings:
     #: Where blobs live: empty means files under ``DATA_DIR``; ``s3://BUCKET[/PREFIX]?...``
     #: or ``swift://CONTAINER[/PREFIX]`` (credentials from the environment, never here).
     storage_url: str = ""
+    #: Answer blob GETs on object storage with a 307 to a presigned S3 URL / Swift temp URL.
+    storage_redirect: bool = False
     #: Seconds an upload may sit untouched before it is dropped.
     upload_ttl: float = 24 * 3600.0
     #: Seconds between sweeps for stale uploads.

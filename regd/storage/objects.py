@@ -74,6 +74,9 @@ class ObjectBackend(Protocol):
     async def delete_composed(self, key: str) -> bool:
         """Delete an object made by :meth:`compose`, with its parts."""
 
+    async def signed_url(self, key: str, expires: int) -> str:
+        """A URL that GETs ``key`` without credentials for ``expires`` seconds."""
+
     async def close(self) -> None: ...
 
 
@@ -154,6 +157,10 @@ class ObjectStore:
 
     async def delete(self, algorithm: str, hexdigest: str) -> bool:
         return await self.backend.delete_composed(self._blob_key(algorithm, hexdigest))
+
+    async def redirect_url(self, algorithm: str, hexdigest: str, expires: int = 1200) -> str:
+        """A presigned S3 URL or a Swift temp URL of the blob (``storage_redirect``)."""
+        return await self.backend.signed_url(self._blob_key(algorithm, hexdigest), expires)
 
     # -- pins and removal (see the module docstring) --------------------------
 

@@ -221,7 +221,7 @@ class S3Backend:
                 )
             raise
 
-    async def presign(self, key: str, expires: int) -> str:
+    async def signed_url(self, key: str, expires: int) -> str:
         """A GET URL for ``key`` valid ``expires`` seconds (signed by botocore)."""
         url: str = await self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires

@@ -22,10 +22,11 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -84,6 +85,7 @@ class SwiftBackend:
         self._token = ""
         self._session: aiohttp.ClientSession | None = None
         self._auth_lock = asyncio.Lock()
+        self._temp_url_key: str | None = None
 
     # -- connection ----------------------------------------------------------
 
@@ -296,6 +298,32 @@ class SwiftBackend:
                     f"Swift {self._storage_url}: PUT manifest {key}: {response.status} {text}"
                 )
 
-    async def temp_url(self, key: str, expires: int) -> str | None:
-        """Not configured here (needs an account Temp-URL key): None."""
-        return None
+    async def signed_url(self, key: str, expires: int) -> str:
+        """A temp URL (the account's Temp-URL-Key; one is set when the account has none)."""
+        from swiftclient.utils import generate_temp_url
+
+        if self._temp_url_key is None:
+            self._temp_url_key = await self._account_temp_url_key()
+        parts = urlsplit(self._url(key))
+        signed = generate_temp_url(parts.path, expires, self._temp_url_key, "GET")
+        return f"{parts.scheme}://{parts.netloc}{signed}"
+
+    async def _account_temp_url_key(self) -> str:
+        assert self._session is not None
+        headers = {"X-Auth-Token": self._token}
+        try:
+            async with self._session.head(self._storage_url, headers=headers) as response:
+                existing = response.headers.get("X-Account-Meta-Temp-Url-Key")
+            if existing:
+                return existing
+            key = secrets.token_urlsafe(32)
+            post_headers = {**headers, "X-Account-Meta-Temp-Url-Key": key}
+            async with self._session.post(self._storage_url, headers=post_headers) as response:
+                if response.status >= 300:
+                    raise StorageUnavailable(
+                        f"Swift {self._storage_url}: cannot set the account's Temp-URL-Key: "
+                        f"{response.status}"
+                    )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise StorageUnavailable(f"Swift {self._storage_url}: {error}") from None
+        return key

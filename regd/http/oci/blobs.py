@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from regd.http.keys import PULLTHROUGH
+from regd.http.keys import PULLTHROUGH, SETTINGS
 from regd.http.metrics import METRICS, CountedFileResponse
 from regd.http.oci.common import name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.mediatypes import OCTET_STREAM
 from regd.registry.names import Digest
 from regd.remotes.config import Target
+from regd.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 _SENDFILE_CHUNK = 1 << 20
@@ -70,6 +71,11 @@ async def get(request: web.Request) -> web.StreamResponse:
     if target is not None:
         request.app[PULLTHROUGH].served_cached_blob(local, digest)
     if blob.path is None:
+        store = reg.store
+        if request.app[SETTINGS].storage_redirect and isinstance(store, ObjectStore):
+            location = await store.redirect_url(digest.algorithm, digest.hex)
+            headers = {"Docker-Content-Digest": str(digest), "Location": location}
+            return web.Response(status=307, headers=headers)
         return await _stream_stored(request, digest, blob.size)
     # FileResponse uses sendfile and implements Range, 206, Content-Range and 416; this one
     # counts the bytes it sends.
