@@ -121,6 +121,8 @@ class SwiftBackend:
                             f"Swift {self._storage_url}: cannot create container "
                             f"{self.container!r}: {status} {response.reason}"
                         )
+            elif status == 403:  # no container-level access (Orbit-only API clients)
+                await self._check_object_access()
             elif status >= 300:
                 raise StorageConfigError(
                     f"Swift {self._storage_url}: container {self.container!r}: {status}"
@@ -131,6 +133,15 @@ class SwiftBackend:
         except BaseException:
             await self.close()
             raise
+
+    async def _check_object_access(self) -> None:
+        """A credential allowed objects but not the container itself: probe an object."""
+        async with self._request("HEAD", ".regd-access-probe") as response:
+            if response.status not in (200, 204, 404):
+                raise StorageConfigError(
+                    f"Swift {self._storage_url}: no access to container {self.container!r}: "
+                    f"{response.status}"
+                )
 
     async def close(self) -> None:
         if self._session is not None:

@@ -16,7 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from regd.storage.errors import StorageConfigError
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+#: S3's rules, plus the upper case and underscores of legacy (path-style) bucket names, which
+#: S3-compatible stores such as Swift's s3api accept (``docker_registry``).
+_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
 _CONTAINER = re.compile(r"^[^/?#]{1,256}$")
 
 
