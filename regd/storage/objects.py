@@ -81,36 +81,57 @@ class ObjectBackend(Protocol):
 
 
 class _ObjectUploadWriter:
-    """Buffers up to one part, stores full parts, records them in the upload's record."""
+    """Buffers up to one part, stores full parts, records them in the upload's record.
+
+    A full part is stored in the background while the next one fills (at most one part in
+    flight, so at most two in memory): receiving and storing overlap.
+    """
 
     def __init__(self, store: ObjectStore, upload_id: str, sizes: list[int], tail: bytes) -> None:
         self._store = store
         self._upload_id = upload_id
-        self._sizes = sizes  # stored parts, the tail (rewritten) excluded
+        self.sizes = sizes  # stored parts (never rewritten), the tail (rewritten) excluded
         self.buffer = bytearray(tail)
+        self.pending = b""  # the part being stored
+        self._task: asyncio.Task[None] | None = None
 
-    @property
-    def stored(self) -> int:
-        return sum(self._sizes)
+    def held(self) -> tuple[list[int], bytes]:
+        """A consistent snapshot: the stored parts' sizes and the bytes after them."""
+        return list(self.sizes), self.pending + bytes(self.buffer)
 
     async def write(self, data: bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= PART_SIZE:
-            await self._flush(bytes(self.buffer[:PART_SIZE]))
+            await self._settle()
+            self.pending = bytes(self.buffer[:PART_SIZE])
             del self.buffer[:PART_SIZE]
+            self._task = asyncio.create_task(self._flush(self.pending))
+
+    async def _settle(self) -> None:
+        """Wait for the part in flight (raising what storing it raised)."""
+        task, self._task = self._task, None
+        if task is not None:
+            await task
 
     async def _flush(self, part: bytes) -> None:
-        index = len(self._sizes)
+        index = len(self.sizes)
         await self._store.backend.put(self._store.segment_key(self._upload_id, index), part)
-        self._sizes.append(len(part))
-        await self._store.save_record(self._upload_id, self._sizes)
+        self.sizes.append(len(part))
+        self.pending = b""
+        await self._store.save_record(self._upload_id, self.sizes)
 
     async def close(self) -> None:
         try:
+            await self._settle()
             if self.buffer:
-                await self._flush(bytes(self.buffer))
+                part = self.pending = bytes(self.buffer)
                 self.buffer.clear()
+                await self._flush(part)
         finally:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
             self._store.writers.pop(self._upload_id, None)
 
 
@@ -247,11 +268,12 @@ class ObjectStore:
         await self.save_record(upload_id, [])
 
     async def upload_size(self, upload_id: str) -> int | None:
-        sizes = await self._record(upload_id)
-        if sizes is None:
-            return None
         writer = self.writers.get(upload_id)
-        return sum(sizes) + (len(writer.buffer) if writer is not None else 0)
+        if writer is not None:
+            sizes, held = writer.held()
+            return sum(sizes) + len(held)
+        record = await self._record(upload_id)
+        return None if record is None else sum(record)
 
     async def open_upload(self, upload_id: str) -> _ObjectUploadWriter:
         sizes = await self._record(upload_id)
@@ -267,9 +289,16 @@ class ObjectStore:
         return writer
 
     async def read_upload(self, upload_id: str, offset: int = 0) -> AsyncIterator[bytes]:
-        sizes = await self._record(upload_id)
-        if sizes is None:
-            raise FileNotFoundError(f"upload {upload_id} does not exist")
+        """The stored parts, then (an upload being written here) the bytes its writer holds,
+        from one snapshot: parts it lists are never rewritten."""
+        writer = self.writers.get(upload_id)
+        if writer is not None:
+            sizes, held = writer.held()
+        else:
+            record = await self._record(upload_id)
+            if record is None:
+                raise FileNotFoundError(f"upload {upload_id} does not exist")
+            sizes, held = record, b""
         start = 0
         for index, size in enumerate(sizes):
             if offset < start + size:
@@ -278,11 +307,8 @@ class ObjectStore:
                 async for chunk in self.backend.get(key, skip, size - skip):
                     yield chunk
             start += size
-        writer = self.writers.get(upload_id)
-        if writer is not None and writer.stored == start and len(writer.buffer):
-            held = bytes(writer.buffer)
-            if offset < start + len(held):
-                yield held[max(offset - start, 0) :]
+        if offset < start + len(held):
+            yield held[max(offset - start, 0) :]
 
     async def commit_upload(self, upload_id: str, algorithm: str, hexdigest: str) -> None:
         sizes = await self._record(upload_id)
