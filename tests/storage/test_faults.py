@@ -123,3 +123,31 @@ def test_a_failing_store_on_blob_get_is_unavailable_not_a_broken_body(
         assert_oci_error(http.get(f"/v2/faults/get/blobs/{digest}"), 503, "UNAVAILABLE")
         proxy.fault = None
         assert http.get(f"/v2/faults/get/blobs/{digest}").content == data
+
+
+@pytest.mark.parametrize("driver", ["swift", "s3"])
+def test_a_full_container_is_unavailable_and_the_push_succeeds_once_there_is_room(
+    driver: str, swift_server: SwiftServer, tmp_path: Path
+) -> None:
+    container = f"quota-{driver}-{os.getpid()}"
+    url = swift_server.swift_url(container) if driver == "swift" else swift_server.s3_url(container)
+    server = regd_on_object_storage(swift_server, driver, tmp_path / "data", url=url)
+    data = os.urandom(3 * MiB)
+    digest = digest_of(data)
+    try:
+        swift_server.set_quota(container, MiB)
+        with server.client() as http:
+            full = http.post(
+                "/v2/quota/app/blobs/uploads/", params={"digest": digest}, content=data
+            )
+            assert_oci_error(full, 503, "UNAVAILABLE")
+            assert http.head(f"/v2/quota/app/blobs/{digest}").status_code == 404
+            swift_server.set_quota(container, None)
+            pushed = http.post(
+                "/v2/quota/app/blobs/uploads/", params={"digest": digest}, content=data
+            )
+            assert pushed.status_code == 201, pushed.text
+            assert http.get(f"/v2/quota/app/blobs/{digest}").content == data
+    finally:
+        assert server.stop() == 0, server.log
+    assert "Traceback" not in server.log

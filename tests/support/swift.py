@@ -84,7 +84,7 @@ log_level = WARNING
 
 [pipeline:main]
 pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk \
-tempurl s3api tempauth copy slo dlo proxy-logging proxy-server
+tempurl s3api tempauth copy container-quotas slo dlo proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -120,6 +120,8 @@ use = egg:swift#bulk
 use = egg:swift#tempurl
 [filter:copy]
 use = egg:swift#copy
+[filter:container-quotas]
+use = egg:swift#container_quotas
 [filter:slo]
 use = egg:swift#slo
 [filter:dlo]
@@ -196,6 +198,13 @@ class SwiftServer:
         )
         response.raise_for_status()
         return response.headers["X-Storage-Url"], response.headers["X-Auth-Token"]
+
+    def set_quota(self, container: str, quota_bytes: int | None) -> None:
+        """Set (None: remove) the container's byte quota (container_quotas middleware)."""
+        storage, token = self.token()
+        value = "" if quota_bytes is None else str(quota_bytes)
+        headers = {"X-Auth-Token": token, "X-Container-Meta-Quota-Bytes": value}
+        httpx.post(f"{storage}/{container}", headers=headers).raise_for_status()
 
     def list_objects(self, container: str, prefix: str = "") -> list[str]:
         storage, token = self.token()
