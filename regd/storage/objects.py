@@ -35,12 +35,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Final, Protocol
 
+from regd.storage.pins import Pins
+
 #: Bytes a writer holds before it stores them as one part.
 PART_SIZE: Final = 8 << 20
 #: Parts shorter than this (S3's minimum) are taken back and rewritten by the next writer.
 MIN_PART: Final = 5 << 20
-#: Seconds a pin nobody released stops counting (same as the filesystem driver).
-PIN_TTL: Final = 3600.0
 
 DigestLock = Callable[[str], AbstractAsyncContextManager[None]]
 
@@ -55,8 +55,6 @@ class ObjectBackend(Protocol):
 
     def get(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         """Stream the object's bytes (FileNotFoundError when it does not exist)."""
-
-    async def get_small(self, key: str) -> bytes | None: ...
 
     async def put(self, key: str, data: bytes) -> None: ...
 
@@ -142,8 +140,7 @@ class ObjectStore:
         self.backend = backend
         self._prefix = f"{prefix}/" if prefix else ""
         self._lock = lock
-        #: "algorithm:hex" -> (pins held, monotonic time of the latest); this process only.
-        self._pins: dict[str, tuple[int, float]] = {}
+        self._pins = Pins()  # this process's; other replicas see the fresh marks
         #: Open writers by upload id: read_upload sees the bytes they still hold.
         self.writers: dict[str, _ObjectUploadWriter] = {}
 
@@ -185,24 +182,8 @@ class ObjectStore:
 
     # -- pins and removal (see the module docstring) --------------------------
 
-    def _pin(self, algorithm: str, hexdigest: str) -> None:
-        key = f"{algorithm}:{hexdigest}"
-        held = self._pins.get(key, (0, 0.0))[0]
-        self._pins[key] = (held + 1, time.monotonic())
-
-    def _pinned(self, algorithm: str, hexdigest: str) -> bool:
-        entry = self._pins.get(f"{algorithm}:{hexdigest}")
-        return entry is not None and time.monotonic() - entry[1] < PIN_TTL
-
     def unpin(self, algorithm: str, hexdigest: str) -> None:
-        key = f"{algorithm}:{hexdigest}"
-        entry = self._pins.get(key)
-        if entry is None:
-            return
-        if entry[0] <= 1:
-            del self._pins[key]
-        else:
-            self._pins[key] = (entry[0] - 1, entry[1])
+        self._pins.unpin(algorithm, hexdigest)
 
     async def _mark_fresh(self, algorithm: str, hexdigest: str) -> int | None:
         """Under the digest's lock: write the fresh mark, then the blob's size (None: absent)."""
@@ -212,7 +193,7 @@ class ObjectStore:
             return await self.stat(algorithm, hexdigest)
 
     async def pin(self, algorithm: str, hexdigest: str) -> bool:
-        self._pin(algorithm, hexdigest)
+        self._pins.pin(algorithm, hexdigest)
         try:
             stored = await self._mark_fresh(algorithm, hexdigest) is not None
         except BaseException:
@@ -223,7 +204,7 @@ class ObjectStore:
         return stored
 
     async def _fresh_time(self, algorithm: str, hexdigest: str) -> float:
-        raw = await self.backend.get_small(self._fresh_key(algorithm, hexdigest))
+        raw = await self._get_small(self._fresh_key(algorithm, hexdigest))
         if raw is None:
             return 0.0
         try:
@@ -232,7 +213,7 @@ class ObjectStore:
             return 0.0
 
     async def remove(self, algorithm: str, hexdigest: str, fresh_since: float) -> int | None:
-        if self._pinned(algorithm, hexdigest):
+        if self._pins.pinned(algorithm, hexdigest):
             return None
         if await self._fresh_time(algorithm, hexdigest) >= fresh_since:
             return None
@@ -255,11 +236,18 @@ class ObjectStore:
 
     # -- uploads -------------------------------------------------------------
 
+    async def _get_small(self, key: str) -> bytes | None:
+        """A small object (a record, a fresh mark) whole; None when it does not exist."""
+        try:
+            return b"".join([chunk async for chunk in self.backend.get(key)])
+        except FileNotFoundError:
+            return None
+
     async def save_record(self, upload_id: str, sizes: Sequence[int]) -> None:
         await self.backend.put(self._record_key(upload_id), json.dumps(list(sizes)).encode())
 
     async def _record(self, upload_id: str) -> list[int] | None:
-        raw = await self.backend.get_small(self._record_key(upload_id))
+        raw = await self._get_small(self._record_key(upload_id))
         if raw is None:
             return None
         return [int(size) for size in json.loads(raw)]
@@ -314,7 +302,7 @@ class ObjectStore:
         sizes = await self._record(upload_id)
         if sizes is None:
             raise FileNotFoundError(f"upload {upload_id} does not exist")
-        self._pin(algorithm, hexdigest)
+        self._pins.pin(algorithm, hexdigest)
         try:
             stored = await self._mark_fresh(algorithm, hexdigest)
             if stored is not None:  # same content already stored: keep that copy

@@ -133,12 +133,6 @@ class S3Backend:
             except (BotoCoreError, OSError) as error:
                 raise self._failure(f"GET {key}", error) from None
 
-    async def get_small(self, key: str) -> bytes | None:
-        try:
-            return b"".join([chunk async for chunk in self.get(key)])
-        except FileNotFoundError:
-            return None
-
     async def put(self, key: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 

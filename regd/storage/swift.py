@@ -234,12 +234,6 @@ class SwiftBackend:
                     f"Swift {self._storage_url}: GET {key}: {type(error).__name__} {error}"
                 ) from None
 
-    async def get_small(self, key: str) -> bytes | None:
-        try:
-            return b"".join([chunk async for chunk in self.get(key)])
-        except FileNotFoundError:
-            return None
-
     async def put(self, key: str, data: bytes) -> None:
         async with self._request("PUT", key, data=data) as response:
             if response.status not in (200, 201):
