@@ -34,13 +34,14 @@ from regd.metrics import Metrics
 from regd.metrics import create as create_metrics
 from regd.notify import Notifier
 from regd.registry import Registry
+from regd.registry.blobs import digest_lock
 from regd.registry.gc import GarbageCollector
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes
 from regd.remotes.pullthrough import PullThrough
 from regd.remotes.upstream import Upstream
 from regd.settings import Settings, parse_networks
-from regd.storage import FilesystemStore
+from regd.storage import opened_store
 from regd.strongbox.crypto import MasterKeyError, MasterKeys
 from regd.strongbox.vaults import Vaults
 
@@ -166,7 +167,15 @@ def build_app(settings: Settings) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         database = await open_database(settings)
-        registry = Registry(database, FilesystemStore(settings.data_dir))
+        stack = contextlib.AsyncExitStack()
+        try:
+            store = await stack.enter_async_context(
+                opened_store(settings.storage_url, settings.data_dir, digest_lock(database))
+            )
+        except BaseException:
+            await database.close()
+            raise
+        registry = Registry(database, store)
         app[REGISTRY] = registry
         # The master key first: a bad REGD_MASTER_KEY stops regd before anything is created.
         vaults = app[STRONGBOX] = await open_strongbox(database, settings)
@@ -202,6 +211,7 @@ def build_app(settings: Settings) -> web.Application:
             log.warning("recording the pull-through cache's last reads failed: %r", error)
         await notifier.close()
         audit.close()
+        await stack.aclose()
         await database.close()
 
     app.cleanup_ctx.append(lifetime)

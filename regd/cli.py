@@ -1,4 +1,5 @@
-"""The ``regd`` command: serve, migrate, gc, rotate-keys, rotate-master-key, admin, tls, version.
+"""The ``regd`` command: serve, migrate, gc, move, rotate-keys, rotate-master-key, admin, tls,
+version.
 
 Only argparse is imported up front: ``regd --help`` and ``regd version`` stay fast, and each
 command imports what it needs when it runs.
@@ -10,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +87,23 @@ def _parser() -> argparse.ArgumentParser:
     _common(master)
     _admin_commands(commands)
     _tls_commands(commands)
+    move = commands.add_parser(
+        "move",
+        help="copy this registry's blobs into another store and its metadata into another "
+        "database (resumable; every digest verified); stop regd serve first",
+    )
+    _common(move)
+    move.add_argument(
+        "--to-storage-url",
+        required=True,
+        metavar="URL",
+        help="where the blobs go: s3://... or swift://... (credentials from the environment)",
+    )
+    move.add_argument(
+        "--to-database-url",
+        metavar="URL",
+        help="where the metadata goes (postgresql+asyncpg://...); omitted: it stays",
+    )
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -138,6 +157,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="show the traceback of a failure",
     )
+    parser.add_argument(
+        "--storage-url",
+        metavar="URL",
+        help="where blobs live: s3://BUCKET[/PREFIX]?endpoint=URL&region=R or "
+        "swift://CONTAINER[/PREFIX] (env REGD_STORAGE_URL; default: files in the data dir)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -150,6 +175,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "gc_grace": getattr(args, "grace", None),
         "tls_cert": getattr(args, "tls_cert", None),
         "tls_key": getattr(args, "tls_key", None),
+        "storage_url": getattr(args, "storage_url", None),
     }
     return load(overrides, config_file=args.config)
 
@@ -268,18 +294,19 @@ async def _migrate(settings: Settings) -> None:
 async def _gc(settings: Settings, dry_run: bool) -> None:
     """One collection through the database and data dir a running regd may be using."""
     from regd.app import open_audit, open_database
-    from regd.registry.blobs import Blobs
+    from regd.registry.blobs import Blobs, digest_lock
     from regd.registry.gc import GarbageCollector
     from regd.registry.repositories import Repositories
-    from regd.storage import FilesystemStore
+    from regd.storage import opened_store
 
     database = await open_database(settings)
     try:
-        store = FilesystemStore(settings.data_dir)
-        blobs = Blobs(database, store, Repositories(database))
-        report = await GarbageCollector(database, store, blobs).collect(
-            settings.gc_grace, dry_run=dry_run
-        )
+        lock = digest_lock(database)
+        async with opened_store(settings.storage_url, settings.data_dir, lock) as store:
+            blobs = Blobs(database, store, Repositories(database))
+            report = await GarbageCollector(database, store, blobs).collect(
+                settings.gc_grace, dry_run=dry_run
+            )
         if not dry_run:
             audit = open_audit(database, settings)
             await audit.record(
@@ -293,6 +320,38 @@ async def _gc(settings: Settings, dry_run: bool) -> None:
     finally:
         await database.close()
     print(f"regd gc: {report}")
+
+
+async def _move(settings: Settings, to_storage_url: str, to_database_url: str) -> None:
+    """``regd move``: blobs to ``to_storage_url``, metadata to ``to_database_url``."""
+    from regd.app import open_database
+    from regd.registry.blobs import digest_lock
+    from regd.registry.move import move_registry
+    from regd.storage import StorageConfigError, opened_store
+
+    target_settings = replace(
+        settings, storage_url=to_storage_url, database_url=to_database_url or settings.database_url
+    )
+    if (target_settings.storage_url, target_settings.effective_database_url) == (
+        settings.storage_url,
+        settings.effective_database_url,
+    ):
+        raise StorageConfigError("regd move: the target is the source")
+    source_db = await open_database(settings)
+    target_db = await open_database(target_settings) if to_database_url else source_db
+    try:
+        async with (
+            opened_store(settings.storage_url, settings.data_dir, digest_lock(source_db)) as source,
+            opened_store(to_storage_url, settings.data_dir, digest_lock(target_db)) as target,
+        ):
+            report = await move_registry(
+                source_db, source, target_db, target, metadata=bool(to_database_url)
+            )
+    finally:
+        if target_db is not source_db:
+            await target_db.close()
+        await source_db.close()
+    print(f"regd move: {report}")
 
 
 def _rotate_keys(settings: Settings) -> None:
@@ -394,6 +453,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
         _run(_rotate_master_key(settings))
     elif args.command == "admin":
         _run(_reset_admin_password(settings, args.password_stdin))
+    elif args.command == "move":
+        _run(_move(settings, args.to_storage_url, args.to_database_url or ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,12 +483,16 @@ def main(argv: list[str] | None = None) -> int:
 def _failed(error: Exception, debug: bool) -> int:
     """One line for the operator; the traceback only with ``--debug``."""
     from regd.errors import StartupError
+    from regd.registry.move import MoveError
+    from regd.storage import StorageConfigError, StorageUnavailable
 
     if debug:
         import traceback
 
         traceback.print_exc()
-    if isinstance(error, StartupError | OSError):
+    if isinstance(
+        error, StartupError | OSError | StorageConfigError | StorageUnavailable | MoveError
+    ):
         print(f"regd: {error}", file=sys.stderr)
     else:
         hint = "" if debug else " (regd --debug ... shows the traceback)"

@@ -13,6 +13,8 @@ from typing import Any
 import platformdirs
 
 from regd.durations import parse_duration
+from regd.storage.errors import StorageConfigError
+from regd.storage.url import parse_storage_url
 
 DEFAULT_ADDR = "127.0.0.1:5000"
 
@@ -27,6 +29,11 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     #: SQLAlchemy URL; empty means SQLite at ``DATA_DIR/regd.db``.
     database_url: str = ""
+    #: Where blobs live: empty means files under ``DATA_DIR``; ``s3://BUCKET[/PREFIX]?...``
+    #: or ``swift://CONTAINER[/PREFIX]`` (credentials from the environment, never here).
+    storage_url: str = ""
+    #: Answer blob GETs on object storage with a 307 to a presigned S3 URL / Swift temp URL.
+    storage_redirect: bool = False
     #: Seconds an upload may sit untouched before it is dropped.
     upload_ttl: float = 24 * 3600.0
     #: Seconds between sweeps for stale uploads.
@@ -138,6 +145,10 @@ def _validate(settings: Settings) -> Settings:
         ) from None
     if not 0 <= port <= 65535:
         raise ValueError(f"addr: invalid port in {settings.addr!r} (--addr, REGD_ADDR)")
+    try:
+        parse_storage_url(settings.storage_url)
+    except StorageConfigError as error:
+        raise ValueError(str(error)) from None
     if settings.pullthrough_memory < 0:
         raise ValueError("pullthrough_memory is a number of bytes, 0 or more")
     parse_networks(settings.trusted_proxies)

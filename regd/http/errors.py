@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 from regd.errors import RequestError
 from regd.registry.errors import ErrorCode, RegistryError
+from regd.storage.errors import StorageUnavailable
 from regd.strongbox.crypto import MasterKeyError
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return problem(error.status, error.detail, error.headers)
     except RequestError as error:
         return problem(error.status, error.message)
+    except StorageUnavailable as error:
+        # The object store failed: nothing half-stored became visible; the client may retry.
+        log.warning("%s %s: %s", request.method, request.path, error)
+        return _render(
+            request, RegistryError(ErrorCode.UNAVAILABLE, "blob storage is unavailable: try again")
+        )
     except MasterKeyError as error:
         log.error("strongbox: %s", error)
         return problem(503, "secrets cannot be decrypted: the master key is unavailable")

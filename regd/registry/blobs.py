@@ -8,7 +8,8 @@ that nothing links them (see :mod:`regd.registry.gc`). So a link never points at
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -24,7 +25,7 @@ from regd.registry.clock import now
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.names import Digest
 from regd.registry.repositories import Repositories, RepositoryRef
-from regd.storage import BlobStore
+from regd.storage import BlobStore, DigestLock
 
 #: Seconds a cached link is trusted: how long a ``regd gc`` run by another process may take
 #: to be seen here with SQLite (this process's own unlinks and collections drop entries at
@@ -46,6 +47,24 @@ async def lock_digest(conn: AsyncConnection, digest: str) -> None:
         await conn.execute(
             sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(digest, 0)))
         )
+
+
+def digest_lock(db: Database) -> DigestLock:
+    """The digest lock as a context manager, for object-store drivers (no rename there):
+    their commit and pin hold it while they mark a blob fresh and look at it, as
+    :func:`free_blob` holds it around removal. With SQLite a no-op UPDATE of the blob's row
+    takes the writer lock (across processes too)."""
+
+    @contextlib.asynccontextmanager
+    async def hold(digest: str) -> AsyncIterator[None]:
+        async with db.write() as conn:
+            await lock_digest(conn, digest)
+            await conn.execute(
+                sa.update(blobs).where(blobs.c.digest == digest).values(size=blobs.c.size)
+            )
+            yield
+
+    return hold
 
 
 @dataclass(frozen=True, slots=True)

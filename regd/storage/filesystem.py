@@ -25,15 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from regd.storage.pins import Pins
+
 READ_CHUNK: Final = 1 << 20
-#: Seconds after which a pin nobody released (a commit whose link failed) stops counting.
-PIN_TTL: Final = 3600.0
 #: File times come from the kernel's coarse clock, a tick behind ``time.time()``.
 CLOCK_TICK: Final = 0.05
 
@@ -59,8 +58,7 @@ class FilesystemStore:
         self._trash = root / "trash"
         for directory in (self._blobs, self._uploads, self._trash):
             directory.mkdir(parents=True, exist_ok=True)
-        #: "algorithm:hex" -> (pins held, monotonic time of the latest); event-loop thread only.
-        self._pins: dict[str, tuple[int, float]] = {}
+        self._pins = Pins()
 
     # -- blobs ---------------------------------------------------------------
 
@@ -89,23 +87,13 @@ class FilesystemStore:
     # -- pins and removal (see the module docstring) --------------------------
 
     def _pin(self, algorithm: str, hexdigest: str) -> None:
-        key = f"{algorithm}:{hexdigest}"
-        held = self._pins.get(key, (0, 0.0))[0]
-        self._pins[key] = (held + 1, time.monotonic())
+        self._pins.pin(algorithm, hexdigest)
 
     def _pinned(self, algorithm: str, hexdigest: str) -> bool:
-        entry = self._pins.get(f"{algorithm}:{hexdigest}")
-        return entry is not None and time.monotonic() - entry[1] < PIN_TTL
+        return self._pins.pinned(algorithm, hexdigest)
 
     def unpin(self, algorithm: str, hexdigest: str) -> None:
-        key = f"{algorithm}:{hexdigest}"
-        entry = self._pins.get(key)
-        if entry is None:
-            return
-        if entry[0] <= 1:
-            del self._pins[key]
-        else:
-            self._pins[key] = (entry[0] - 1, entry[1])
+        self._pins.unpin(algorithm, hexdigest)
 
     async def pin(self, algorithm: str, hexdigest: str) -> bool:
         self._pin(algorithm, hexdigest)

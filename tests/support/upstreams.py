@@ -185,9 +185,14 @@ class FaultyProxy:
       ``hold_manifests()`` / ``release_manifests()`` likewise for manifest GETs and HEADs.
     """
 
-    def __init__(self, upstream: str, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, upstream: str, tls: ssl.SSLContext | None = None, preserve_host: bool = False
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self._tls = tls  # answer HTTPS with this server context (see tests.support.tls)
+        #: Forward the client's Host header (signed by S3 clients; Swift's tempauth builds
+        #: the storage URL from it, so the data path goes through this proxy too).
+        self.preserve_host = preserve_host
         self.fault: int | None = None
         self.corrupt: set[str] = set()
         self._records: list[UpstreamRequest] = []
@@ -271,7 +276,7 @@ class FaultyProxy:
             loop.close()
 
     async def _start_server(self) -> web.AppRunner:
-        app = web.Application()
+        app = web.Application(client_max_size=1 << 30)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -317,6 +322,8 @@ class FaultyProxy:
                 headers=headers,
             )
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        if self.preserve_host:
+            headers["Host"] = request.host
         body = await request.read()
         async with self._session.request(
             request.method,

@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from regd.http.keys import PULLTHROUGH
+from regd.http.keys import PULLTHROUGH, SETTINGS
 from regd.http.metrics import METRICS, CountedFileResponse
 from regd.http.oci.common import name_of, registry, upstream_target
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.mediatypes import OCTET_STREAM
 from regd.registry.names import Digest
 from regd.remotes.config import Target
+from regd.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 _SENDFILE_CHUNK = 1 << 20
@@ -90,9 +91,12 @@ async def get(request: web.Request) -> web.StreamResponse:
     if target is not None:
         request.app[PULLTHROUGH].served_cached_blob(local, digest)
     if blob.path is None:
-        return await _stream(
-            request, digest, blob.size, reg.store.read(digest.algorithm, digest.hex)
-        )
+        store = reg.store
+        if request.app[SETTINGS].storage_redirect and isinstance(store, ObjectStore):
+            location = await store.redirect_url(digest.algorithm, digest.hex)
+            headers = {"Docker-Content-Digest": str(digest), "Location": location}
+            return web.Response(status=307, headers=headers)
+        return await _stream_stored(request, digest, blob.size)
     # FileResponse uses sendfile and implements Range, 206 and Content-Range; this one
     # counts the bytes it sends. A 416 is answered here, with the OCI error body.
     _check_range(request, blob.size)
@@ -128,11 +132,64 @@ def _check_range(request: web.Request, size: int) -> None:
         )
 
 
+def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
+    """``(offset, length)`` of a single satisfiable ``Range: bytes=`` (None: whole blob);
+    RANGE_INVALID when it cannot be served."""
+    try:
+        requested = request.http_range
+    except ValueError:
+        return None  # malformed or several ranges: the whole blob, as RFC 9110 allows
+    start, stop = requested.start, requested.stop
+    if start is None and stop is None:
+        return None
+    if start is None or start < 0:  # a suffix: the last N bytes
+        suffix = -(start or 0) if start is not None else size - (stop or 0)
+        start, stop = max(size - suffix, 0), size
+    stop = size if stop is None else min(stop, size)
+    if start >= size or start >= stop:
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID,
+            f"requested range not satisfiable: the blob has {size} bytes",
+            {"Range": request.headers["Range"][:200]},
+            {"Content-Range": f"bytes */{size}"},
+        )
+    return start, stop - start
+
+
+async def _stream_stored(request: web.Request, digest: Digest, size: int) -> web.StreamResponse:
+    """A blob from a driver without local files (object storage), with Range."""
+    store = registry(request).store
+    _check_range(request, size)
+    span = _byte_range(request, size)
+    offset, length = (0, size) if span is None else span
+    chunks = aiter(store.read(digest.algorithm, digest.hex, offset, length))
+    # The first chunk before the status line: a store that fails at once gets an error answer.
+    try:
+        first = await anext(chunks, b"")
+    except FileNotFoundError:
+        raise RegistryError(ErrorCode.BLOB_UNKNOWN, "blob content missing from storage") from None
+    body = _prepend(first, chunks)
+    if span is None:
+        return await _stream(request, digest, size, body)
+    content_range = f"bytes {offset}-{offset + length - 1}/{size}"
+    return await _stream(request, digest, length, body, status=206, content_range=content_range)
+
+
 async def _stream(
-    request: web.Request, digest: Digest, size: int, chunks: AsyncIterator[bytes]
+    request: web.Request,
+    digest: Digest,
+    size: int,
+    chunks: AsyncIterator[bytes],
+    *,
+    status: int = 200,
+    content_range: str | None = None,
 ) -> web.StreamResponse:
-    """A whole blob from an iterator (remote drivers, pull-through); Range is not applied."""
-    response = web.StreamResponse(headers=_headers(digest))
+    """Bytes from an iterator (remote drivers, pull-through): ``size`` of them, the whole
+    blob unless ``content_range`` says which part (206)."""
+    headers = _headers(digest)
+    if content_range is not None:
+        headers["Content-Range"] = content_range
+    response = web.StreamResponse(status=status, headers=headers)
     response.content_length = size
     await response.prepare(request)
     sent = 0
@@ -152,6 +209,13 @@ async def _stream(
         request.app[METRICS].blob_bytes_sent.inc(sent)
     await response.write_eof()
     return response
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def delete(request: web.Request) -> web.Response:

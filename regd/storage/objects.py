@@ -1,0 +1,335 @@
+"""Blobs in an object store (S3, Swift): one :class:`BlobStore` over a small backend.
+
+Layout under the location's prefix::
+
+    blobs/<algorithm>/<hex>          committed, immutable blobs
+    uploads/<upload id>              an upload in flight: JSON list of its parts' sizes
+    segments/<upload id>/<nnnnnn>    the staged parts of that upload
+    fresh/<algorithm>/<hex>          when the blob was last committed or pinned (unix time)
+
+Everything an upload needs lives in the object store, so a chunked upload can continue
+on any replica. A writer keeps at most one part (:data:`PART_SIZE`) in memory; when it
+closes, the tail it holds is stored as a part of its own, and the next writer of the
+upload takes a tail shorter than :data:`MIN_PART` back and rewrites it as it grows, so
+every part but the last is at least 5 MiB (S3's multipart rule). The upload's record is
+rewritten after each part, and only ever lists bytes that are stored.
+
+Commit joins the parts into ``blobs/<algorithm>/<hex>`` in one atomic step (Swift: a
+static large object manifest over the segments; S3: a multipart upload copying them
+server-side): the blob key never holds half an object.
+
+Removal (garbage collection) against commit and mount: there is no rename, so both sides
+take the digest's lock in the metadata database (given as ``lock``). Commit and
+:meth:`pin` write ``fresh/…`` and look at the blob under the lock; :meth:`remove`, called
+with the lock held, keeps the blob when ``fresh/…`` is recent. Either the removal comes
+first (the commit sees no blob and stores its own bytes) or it sees the fresh mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Final, Protocol
+
+from regd.storage.pins import Pins
+
+#: Bytes a writer holds before it stores them as one part.
+PART_SIZE: Final = 8 << 20
+#: Parts shorter than this (S3's minimum) are taken back and rewritten by the next writer.
+MIN_PART: Final = 5 << 20
+
+DigestLock = Callable[[str], AbstractAsyncContextManager[None]]
+
+
+class ObjectBackend(Protocol):
+    """What :class:`ObjectStore` needs from an S3 or Swift client; keys are full keys."""
+
+    endpoint: str
+
+    async def head(self, key: str) -> int | None:
+        """The object's size, or None when it does not exist."""
+
+    def get(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream the object's bytes (FileNotFoundError when it does not exist)."""
+
+    async def put(self, key: str, data: bytes) -> None: ...
+
+    async def delete(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> AsyncIterator[tuple[str, float]]:
+        """``(key, last-modified unix time)`` of every object whose key starts with prefix."""
+
+    async def compose(self, key: str, parts: Sequence[tuple[str, int]]) -> None:
+        """Make ``key`` the concatenation of ``parts`` (key, size) in one atomic step.
+
+        Afterwards the parts belong to ``key``: a backend that copied them deletes them.
+        """
+
+    async def delete_composed(self, key: str) -> bool:
+        """Delete an object made by :meth:`compose`, with its parts."""
+
+    async def signed_url(self, key: str, expires: int) -> str:
+        """A URL that GETs ``key`` without credentials for ``expires`` seconds."""
+
+    async def close(self) -> None: ...
+
+
+class _ObjectUploadWriter:
+    """Buffers up to one part, stores full parts, records them in the upload's record.
+
+    A full part is stored in the background while the next one fills (at most one part in
+    flight, so at most two in memory): receiving and storing overlap.
+    """
+
+    def __init__(self, store: ObjectStore, upload_id: str, sizes: list[int], tail: bytes) -> None:
+        self._store = store
+        self._upload_id = upload_id
+        self.sizes = sizes  # stored parts (never rewritten), the tail (rewritten) excluded
+        self.buffer = bytearray(tail)
+        self.pending = b""  # the part being stored
+        self._task: asyncio.Task[None] | None = None
+
+    def held(self) -> tuple[list[int], bytes]:
+        """A consistent snapshot: the stored parts' sizes and the bytes after them."""
+        return list(self.sizes), self.pending + bytes(self.buffer)
+
+    async def write(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= PART_SIZE:
+            await self._settle()
+            self.pending = bytes(self.buffer[:PART_SIZE])
+            del self.buffer[:PART_SIZE]
+            self._task = asyncio.create_task(self._flush(self.pending))
+
+    async def _settle(self) -> None:
+        """Wait for the part in flight (raising what storing it raised)."""
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def _flush(self, part: bytes) -> None:
+        index = len(self.sizes)
+        await self._store.backend.put(self._store.segment_key(self._upload_id, index), part)
+        self.sizes.append(len(part))
+        self.pending = b""
+        await self._store.save_record(self._upload_id, self.sizes)
+
+    async def close(self) -> None:
+        try:
+            await self._settle()
+            if self.buffer:
+                part = self.pending = bytes(self.buffer)
+                self.buffer.clear()
+                await self._flush(part)
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+            self._store.writers.pop(self._upload_id, None)
+
+
+class ObjectStore:
+    """A :class:`~regd.storage.driver.BlobStore` over an S3 or Swift backend."""
+
+    def __init__(self, backend: ObjectBackend, prefix: str, lock: DigestLock) -> None:
+        self.backend = backend
+        self._prefix = f"{prefix}/" if prefix else ""
+        self._lock = lock
+        self._pins = Pins()  # this process's; other replicas see the fresh marks
+        #: Open writers by upload id: read_upload sees the bytes they still hold.
+        self.writers: dict[str, _ObjectUploadWriter] = {}
+
+    # -- keys ----------------------------------------------------------------
+
+    def _blob_key(self, algorithm: str, hexdigest: str) -> str:
+        return f"{self._prefix}blobs/{algorithm}/{hexdigest}"
+
+    def _fresh_key(self, algorithm: str, hexdigest: str) -> str:
+        return f"{self._prefix}fresh/{algorithm}/{hexdigest}"
+
+    def _record_key(self, upload_id: str) -> str:
+        if not upload_id or "/" in upload_id or upload_id.startswith("."):
+            raise ValueError("invalid upload id")
+        return f"{self._prefix}uploads/{upload_id}"
+
+    def segment_key(self, upload_id: str, index: int) -> str:
+        return f"{self._prefix}segments/{upload_id}/{index:06d}"
+
+    # -- blobs ---------------------------------------------------------------
+
+    async def stat(self, algorithm: str, hexdigest: str) -> int | None:
+        return await self.backend.head(self._blob_key(algorithm, hexdigest))
+
+    def local_path(self, algorithm: str, hexdigest: str) -> None:
+        return None
+
+    def read(
+        self, algorithm: str, hexdigest: str, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        return self.backend.get(self._blob_key(algorithm, hexdigest), offset, length)
+
+    async def delete(self, algorithm: str, hexdigest: str) -> bool:
+        return await self.backend.delete_composed(self._blob_key(algorithm, hexdigest))
+
+    async def redirect_url(self, algorithm: str, hexdigest: str, expires: int = 1200) -> str:
+        """A presigned S3 URL or a Swift temp URL of the blob (``storage_redirect``)."""
+        return await self.backend.signed_url(self._blob_key(algorithm, hexdigest), expires)
+
+    # -- pins and removal (see the module docstring) --------------------------
+
+    def unpin(self, algorithm: str, hexdigest: str) -> None:
+        self._pins.unpin(algorithm, hexdigest)
+
+    async def _mark_fresh(self, algorithm: str, hexdigest: str) -> int | None:
+        """Under the digest's lock: write the fresh mark, then the blob's size (None: absent)."""
+        async with self._lock(f"{algorithm}:{hexdigest}"):
+            stamp = json.dumps({"time": time.time()}).encode()
+            await self.backend.put(self._fresh_key(algorithm, hexdigest), stamp)
+            return await self.stat(algorithm, hexdigest)
+
+    async def pin(self, algorithm: str, hexdigest: str) -> bool:
+        self._pins.pin(algorithm, hexdigest)
+        try:
+            stored = await self._mark_fresh(algorithm, hexdigest) is not None
+        except BaseException:
+            self.unpin(algorithm, hexdigest)
+            raise
+        if not stored:
+            self.unpin(algorithm, hexdigest)
+        return stored
+
+    async def _fresh_time(self, algorithm: str, hexdigest: str) -> float:
+        raw = await self._get_small(self._fresh_key(algorithm, hexdigest))
+        if raw is None:
+            return 0.0
+        try:
+            return float(json.loads(raw)["time"])
+        except (ValueError, KeyError, TypeError):
+            return 0.0
+
+    async def remove(self, algorithm: str, hexdigest: str, fresh_since: float) -> int | None:
+        if self._pins.pinned(algorithm, hexdigest):
+            return None
+        if await self._fresh_time(algorithm, hexdigest) >= fresh_since:
+            return None
+        size = await self.stat(algorithm, hexdigest)
+        if size is None:
+            return 0
+        await self.backend.delete_composed(self._blob_key(algorithm, hexdigest))
+        await self.backend.delete(self._fresh_key(algorithm, hexdigest))
+        return size
+
+    async def purge_removed(self, older_than: float) -> int:
+        return 0  # removal deletes at once: nothing is left in between
+
+    async def list_blobs(self) -> AsyncIterator[tuple[str, str]]:
+        start = len(self._prefix) + len("blobs/")
+        async for key, _ in self.backend.list(f"{self._prefix}blobs/"):
+            algorithm, _, hexdigest = key[start:].partition("/")
+            if algorithm and hexdigest and "/" not in hexdigest:
+                yield algorithm, hexdigest
+
+    # -- uploads -------------------------------------------------------------
+
+    async def _get_small(self, key: str) -> bytes | None:
+        """A small object (a record, a fresh mark) whole; None when it does not exist."""
+        try:
+            return b"".join([chunk async for chunk in self.backend.get(key)])
+        except FileNotFoundError:
+            return None
+
+    async def save_record(self, upload_id: str, sizes: Sequence[int]) -> None:
+        await self.backend.put(self._record_key(upload_id), json.dumps(list(sizes)).encode())
+
+    async def _record(self, upload_id: str) -> list[int] | None:
+        raw = await self._get_small(self._record_key(upload_id))
+        if raw is None:
+            return None
+        return [int(size) for size in json.loads(raw)]
+
+    async def create_upload(self, upload_id: str) -> None:
+        await self.save_record(upload_id, [])
+
+    async def upload_size(self, upload_id: str) -> int | None:
+        writer = self.writers.get(upload_id)
+        if writer is not None:
+            sizes, held = writer.held()
+            return sum(sizes) + len(held)
+        record = await self._record(upload_id)
+        return None if record is None else sum(record)
+
+    async def open_upload(self, upload_id: str) -> _ObjectUploadWriter:
+        sizes = await self._record(upload_id)
+        if sizes is None:
+            raise FileNotFoundError(f"upload {upload_id} does not exist")
+        tail = b""
+        if sizes and sizes[-1] < MIN_PART:
+            key = self.segment_key(upload_id, len(sizes) - 1)
+            tail = b"".join([chunk async for chunk in self.backend.get(key, 0, sizes[-1])])
+            sizes.pop()
+        writer = _ObjectUploadWriter(self, upload_id, sizes, tail)
+        self.writers[upload_id] = writer
+        return writer
+
+    async def read_upload(self, upload_id: str, offset: int = 0) -> AsyncIterator[bytes]:
+        """The stored parts, then (an upload being written here) the bytes its writer holds,
+        from one snapshot: parts it lists are never rewritten."""
+        writer = self.writers.get(upload_id)
+        if writer is not None:
+            sizes, held = writer.held()
+        else:
+            record = await self._record(upload_id)
+            if record is None:
+                raise FileNotFoundError(f"upload {upload_id} does not exist")
+            sizes, held = record, b""
+        start = 0
+        for index, size in enumerate(sizes):
+            if offset < start + size:
+                skip = max(offset - start, 0)
+                key = self.segment_key(upload_id, index)
+                async for chunk in self.backend.get(key, skip, size - skip):
+                    yield chunk
+            start += size
+        if offset < start + len(held):
+            yield held[max(offset - start, 0) :]
+
+    async def commit_upload(self, upload_id: str, algorithm: str, hexdigest: str) -> None:
+        sizes = await self._record(upload_id)
+        if sizes is None:
+            raise FileNotFoundError(f"upload {upload_id} does not exist")
+        self._pins.pin(algorithm, hexdigest)
+        try:
+            stored = await self._mark_fresh(algorithm, hexdigest)
+            if stored is not None:  # same content already stored: keep that copy
+                await self.delete_upload(upload_id)
+                return
+            parts = [(self.segment_key(upload_id, i), size) for i, size in enumerate(sizes)]
+            await self.backend.compose(self._blob_key(algorithm, hexdigest), parts)
+            await self.backend.delete(self._record_key(upload_id))
+        except BaseException:
+            self.unpin(algorithm, hexdigest)
+            raise
+
+    async def delete_upload(self, upload_id: str) -> None:
+        # Without its record the upload was committed (its segments may be the blob's now)
+        # or is gone already.
+        if not await self.backend.delete(self._record_key(upload_id)):
+            return
+        async for key, _ in self.backend.list(f"{self._prefix}segments/{upload_id}/"):
+            await self.backend.delete(key)
+
+    async def list_uploads(self) -> AsyncIterator[tuple[str, float]]:
+        start = len(self._prefix) + len("uploads/")
+        async for key, modified in self.backend.list(f"{self._prefix}uploads/"):
+            upload_id = key[start:]
+            if upload_id and "/" not in upload_id:
+                yield upload_id, modified
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self.backend.close())
