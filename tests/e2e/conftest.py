@@ -22,30 +22,12 @@ import httpx
 import pytest
 
 from tests.support.server import RegdProcess, start_regd
+from tests.support.tools import require, require_tool
+
+__all__ = ["require", "require_tool"]  # e2e tests import them from here
 
 #: Seconds one client command may take before the test fails.
 COMMAND_TIMEOUT = 120.0
-
-
-def _required() -> bool:
-    return os.environ.get("REGD_E2E_REQUIRED") == "1"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip the test when ``condition`` is false; fail instead under ``REGD_E2E_REQUIRED=1``."""
-    if condition:
-        return
-    if _required():
-        pytest.fail(f"{reason} (REGD_E2E_REQUIRED=1)")
-    pytest.skip(reason)
-
-
-def require_tool(name: str) -> str:
-    """The path of the ``name`` binary; skip (or fail under ``REGD_E2E_REQUIRED=1``) if absent."""
-    path = shutil.which(name)
-    require(path is not None, f"{name} is not installed")
-    assert path is not None
-    return path
 
 
 def run(
