@@ -7,6 +7,7 @@ cached per (remote, scope, credential) until they expire.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import ssl
@@ -16,6 +17,7 @@ from typing import Final
 
 import aiohttp
 
+from regd import bodies
 from regd.metrics import Metrics
 from regd.remotes.config import Credential, RemoteRegistry
 from regd.strongbox.vaults import StrongboxError, Vaults
@@ -32,6 +34,16 @@ MANIFEST_ACCEPT: Final = ", ".join(
 )
 _TIMEOUT: Final = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=60)
 _CHALLENGE_PARAM: Final = re.compile(r'(\w+)="([^"]*)"')
+
+
+#: The most of an upstream's token response read into memory.
+MAX_TOKEN_RESPONSE: Final = 64 * 1024
+
+
+async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """An upstream response's body, refused (BodyTooLarge, a ValueError) past ``limit``
+    bytes: a compromised or broken upstream cannot make regd hold more than that."""
+    return await bodies.read_at_most(response.content, response.content_length, limit)
 
 
 class UpstreamError(Exception):
@@ -209,8 +221,8 @@ class Upstream:
                         f"{remote.address} token service answered {response.status}",
                         response.status,
                     )
-                body = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+                body = json.loads(await read_at_most(response, MAX_TOKEN_RESPONSE))
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, RecursionError) as error:
             if not answered:
                 self._answered(remote, None)
             raise UpstreamError(
