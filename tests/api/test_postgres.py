@@ -140,7 +140,7 @@ def test_replicas_started_at_once_migrated_once(
     a: RegdProcess, b: RegdProcess, postgres_cluster: PostgresCluster, postgres_url: str
 ) -> None:
     assert _rows(postgres_cluster, postgres_url, "SELECT version_num FROM alembic_version") == [
-        ("0006",)
+        ("0011",)
     ]
     admins = "SELECT count(*) FROM users WHERE name = 'admin'"
     assert _rows(postgres_cluster, postgres_url, admins) == [(1,)]
