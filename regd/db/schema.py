@@ -22,7 +22,7 @@ def _byte_ordered(length: int) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
 
-#: A repository; created by its first upload, mount or manifest.
+#: A repository; created by its first committed blob link (upload, mount) or manifest.
 repositories = sa.Table(
     "repositories",
     metadata,
@@ -120,12 +120,9 @@ uploads = sa.Table(
     "uploads",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column(
-        "repository_id",
-        sa.Integer,
-        sa.ForeignKey("repositories.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    #: The repository's name: a session does not create the repository (its first blob
+    #: link or manifest does), so there may be no row to point at yet.
+    sa.Column("repository", sa.String(255), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 

@@ -10,6 +10,11 @@ from typing import Final
 
 from aiohttp import web
 
+from regd import bodies
+from regd.bodies import BodyTooLarge
+
+__all__ = ["API_BODY", "READ_WHOLE", "TOKEN_BODY", "BodyTooLarge", "read_at_most"]
+
 #: ``/api/v1`` JSON bodies.
 API_BODY: Final = 256 * 1024
 #: ``POST /token`` form bodies (a username, a password or refresh token, scopes).
@@ -18,22 +23,6 @@ TOKEN_BODY: Final = 64 * 1024
 READ_WHOLE: Final = 1024 * 1024
 
 
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the body exceeds {limit} bytes")
-        self.limit = limit
-
-
 async def read_at_most(request: web.Request, limit: int) -> bytes:
-    """The whole body, or BodyTooLarge as soon as it is known to exceed ``limit`` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge(limit)
-    content = await request.content.read(limit + 1)
-    while len(content) <= limit:
-        more = await request.content.read(limit + 1 - len(content))
-        if not more:
-            break
-        content += more
-    if len(content) > limit:
-        raise BodyTooLarge(limit)
-    return content
+    """The whole request body, or BodyTooLarge past ``limit`` bytes (read no further)."""
+    return await bodies.read_at_most(request.content, request.content_length, limit)

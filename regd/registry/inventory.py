@@ -153,8 +153,10 @@ class Inventory:
         """Delete a repository with its tags, manifests and blob links (GC frees bytes)."""
         repository_id = await self._repositories.require(name)
         async with self._db.write() as conn:
-            for table in (tags, manifests, repository_blobs, uploads):
+            for table in (tags, manifests, repository_blobs):
                 await conn.execute(sa.delete(table).where(table.c.repository_id == repository_id))
+            # Its upload sessions end with it (their staged files go with the upload sweep).
+            await conn.execute(sa.delete(uploads).where(uploads.c.repository == name))
             await conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
         self._repositories.forget(name)
         self._manifests.forget_repository(repository_id)

@@ -58,27 +58,20 @@ class Uploads:
         upload_id = str(uuid.uuid4())
         await self._store.create_upload(upload_id)
         async with self._db.write() as conn:
-            repository_id = await self._repositories.ensure(conn, name)
+            # The repository itself appears with its first committed blob or manifest.
             await conn.execute(
-                sa.insert(uploads).values(
-                    id=upload_id, repository_id=repository_id, created_at=now()
-                )
+                sa.insert(uploads).values(id=upload_id, repository=name, created_at=now())
             )
-        self._repositories.remember(name, repository_id)
         return upload_id
 
     async def _check(self, name: str, upload_id: str) -> None:
         """BLOB_UPLOAD_UNKNOWN unless the session exists and belongs to ``name``."""
-        unknown = RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id})
-        repository_id = await self._repositories.id_of(name)
-        if repository_id is None:
-            raise unknown
         async with self._db.read() as conn:
             owner = await conn.scalar(
-                sa.select(uploads.c.repository_id).where(uploads.c.id == upload_id)
+                sa.select(uploads.c.repository).where(uploads.c.id == upload_id)
             )
-        if owner != repository_id:
-            raise unknown
+        if owner != name:
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id})
 
     async def size(self, name: str, upload_id: str) -> int:
         """Bytes received so far."""

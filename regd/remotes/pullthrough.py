@@ -28,12 +28,13 @@ from regd.metrics import Metrics
 from regd.notify import PULLTHROUGH_FETCH
 from regd.registry import Registry
 from regd.registry.errors import ErrorCode, RegistryError
+from regd.registry.manifest_format import MAX_MANIFEST_SIZE
 from regd.registry.manifests import Manifest
 from regd.registry.names import Digest
 from regd.remotes.blobfetch import MEMORY_BUDGET, BlobFetch, MemoryBudget
 from regd.remotes.cache import CacheCap
 from regd.remotes.config import Remotes, Target
-from regd.remotes.upstream import MANIFEST_ACCEPT, Upstream, UpstreamError
+from regd.remotes.upstream import MANIFEST_ACCEPT, Upstream, UpstreamError, read_at_most
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
@@ -206,7 +207,12 @@ class PullThrough:
                 ) from None
             raise
         async with response:
-            content = await response.read()
+            try:
+                content = await read_at_most(response, MAX_MANIFEST_SIZE)
+            except ValueError as error:
+                raise RegistryError(
+                    ErrorCode.UNAVAILABLE, f"upstream manifest refused: {error}"
+                ) from None
             self._fetched(target, len(content))
             media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
             claimed = response.headers.get("Docker-Content-Digest")

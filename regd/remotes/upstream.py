@@ -7,6 +7,7 @@ cached per (remote, scope, credential) until they expire.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import ssl
@@ -15,6 +16,7 @@ from typing import Any, Final
 
 import aiohttp
 
+from regd import bodies
 from regd.caching import Cache
 from regd.metrics import Metrics
 from regd.remotes.config import Credential, RemoteRegistry
@@ -35,6 +37,16 @@ _CHALLENGE_PARAM: Final = re.compile(r'(\w+)="([^"]*)"')
 #: TLS contexts (one per remote and CA certificate) and upstream tokens kept at most.
 _TLS_CONTEXTS: Final = 256
 _TOKENS: Final = 4096
+
+
+#: The most of an upstream's token response read into memory.
+MAX_TOKEN_RESPONSE: Final = 64 * 1024
+
+
+async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """An upstream response's body, refused (BodyTooLarge, a ValueError) past ``limit``
+    bytes: a compromised or broken upstream cannot make regd hold more than that."""
+    return await bodies.read_at_most(response.content, response.content_length, limit)
 
 
 class UpstreamError(Exception):
@@ -228,13 +240,14 @@ class Upstream:
                         f"{remote.address} token service answered {response.status}",
                         response.status,
                     )
-                return await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+                body = json.loads(await read_at_most(response, MAX_TOKEN_RESPONSE))
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, RecursionError) as error:
             if not answered:
                 self._answered(remote, None)
             raise UpstreamError(
                 f"{remote.address} token service failed: {type(error).__name__}"
             ) from None
+        return body
 
 
 def _basic(secret: _Secret | None) -> str | None:

@@ -14,7 +14,6 @@ admin, so every cell is independent of the order cells run in.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -606,12 +605,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         bystander = keep(bearer_client(regd, bystander_value))
         pusher = keep(regd.client(("mx-pusher", PASSWORDS["mx-pusher"])))
 
-        # Made first, so it expires while the rest is set up.
-        made = time.monotonic()
-        _expiring_id, expiring = create_token(editor, ttl="1s", name="expires")
+        # Made first, so it expires while the rest is set up. Its 5 s leave the first use
+        # certainly within its life: that it works is asserted, not excused by the clock.
+        _expiring_id, expiring = create_token(editor, ttl="5s", name="expires")
         expired_client = keep(bearer_client(regd, expiring))
-        first = expired_client.get("/v2/").status_code
-        assert first == 200 or time.monotonic() - made >= 1, "a fresh token must work"
+        assert expired_client.get("/v2/").status_code == 200, "a fresh token must work"
 
         images = {
             PRIVATE: push_image(admin, PRIVATE, "base", seed="mx-private"),
@@ -641,7 +639,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert editor.delete(f"/api/v1/tokens/{revoked_id}").status_code == 204
 
         wait_until(
-            lambda: expired_client.get("/v2/").status_code == 401, 10, "the 1 s token expires"
+            lambda: expired_client.get("/v2/").status_code == 401, 20, "the 5 s token expires"
         )
 
         def basic(column: str, user: str, secret: str, self_name: str) -> Actor:
@@ -746,8 +744,13 @@ def test_every_row_has_one_cell_per_principal() -> None:
 
 def test_every_api_v1_route_has_a_row() -> None:
     """A new /api/v1/ route without a row here fails this test."""
-    routes = {(route.method, route.path) for route in api.ROUTES}
-    rows = {row.route for row in ROWS if row.route and row.route[1].startswith("/api/")}
+    # Compared as the OpenAPI document names them: a path parameter's regex is no matter.
+    routes = {(route.method, openapi_path(route.path)) for route in api.ROUTES}
+    rows = {
+        (row.route[0], openapi_path(row.route[1]))
+        for row in ROWS
+        if row.route and row.route[1].startswith("/api/")
+    }
     assert sorted(routes - rows) == [], "routes without a row in the matrix"
     assert sorted(rows - routes) == [], "rows for routes that do not exist"
 

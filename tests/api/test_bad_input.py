@@ -223,3 +223,20 @@ def test_start_up_sweeps_staged_files_no_session_owns(tmp_path: Path) -> None:
             assert upload_range(http.get(live.location)) == 4  # a live session keeps its bytes
     finally:
         server.stop()
+
+
+# -- a repository appears with its first blob link or manifest, not with an upload session ----
+
+
+def test_an_upload_session_alone_creates_no_repository(http: httpx.Client) -> None:
+    name = "bad-input/only-a-session"
+    session = start_upload(http, name)
+    assert name not in http.get("/v2/_catalog", params={"n": 10_000}).json()["repositories"]
+    assert_oci_error(http.get(f"/v2/{name}/tags/list"), 404, "NAME_UNKNOWN")
+    assert_problem(http.get(f"/api/v1/repositories/{name}"), 404)
+    # The session works as before, and its commit makes the repository.
+    assert http.patch(session.location, content=b"first").status_code == 202
+    assert upload_range(http.get(session.location)) == 5
+    done = http.put(session.location, params={"digest": digest_of(b"first")})
+    assert done.status_code == 201, done.text
+    assert name in http.get("/v2/_catalog", params={"n": 10_000}).json()["repositories"]

@@ -212,14 +212,13 @@ def test_an_api_client_secret_is_shown_once_and_can_be_reset(
 
 def test_an_api_client_expires(ids: RegdProcess, admin: httpx.Client) -> None:
     assert_problem(admin.post("/api/v1/api-clients", json={"ttl": "soon"}), 400)
-    made = time.monotonic()
-    body = admin.post("/api/v1/api-clients", json={"ttl": "1s"}).json()
-    assert _seconds(body["expires-at"]) - _seconds(body["created-at"]) <= 2
+    body = admin.post("/api/v1/api-clients", json={"ttl": "5s"}).json()
+    assert _seconds(body["expires-at"]) - _seconds(body["created-at"]) <= 6
     with ids.client((body["id"], body["secret"])) as robot:
-        first = robot.get("/v2/").status_code
-        assert first == 200 or time.monotonic() - made >= 1, "a fresh API client must work"
+        # 5 s: the first use is certainly within its life, so it must work (no clock excuse).
+        assert robot.get("/v2/").status_code == 200, "a fresh API client must work"
         # Trusted a moment ago (and cached), yet refused as soon as it expires.
-        wait_until(lambda: robot.get("/v2/").status_code == 401, 10, "the API client expires")
+        wait_until(lambda: robot.get("/v2/").status_code == 401, 20, "the API client expires")
 
 
 def test_api_clients_belong_to_their_maker_who_grants_no_more_than_it_holds(
@@ -319,12 +318,10 @@ def test_an_expired_token_is_refused_even_right_after_it_worked(
     ids: RegdProcess, admin: httpx.Client
 ) -> None:
     with _user(ids, admin, "id-lena") as lena:
-        made = time.monotonic()
-        _accessor, token = create_token(lena, "1s")
+        _accessor, token = create_token(lena, "5s")
     with ids.client(("docker", token)) as basic:
-        first = basic.get("/v2/").status_code
-        assert first == 200 or time.monotonic() - made >= 1, "a fresh token must work"
-        wait_until(lambda: basic.get("/v2/").status_code == 401, 10, "the token expires")
+        assert basic.get("/v2/").status_code == 200, "a fresh token must work"
+        wait_until(lambda: basic.get("/v2/").status_code == 401, 20, "the token expires")
     with bearer_client(ids, token) as bearer:
         assert_problem(bearer.get("/api/v1/tokens"), 401)
 

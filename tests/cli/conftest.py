@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.server import ADMIN_PASSWORD, RegdProcess
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 REGCTL = [sys.executable, "-m", "regctl"]
@@ -171,11 +171,9 @@ def admin(regctl: Regctl, regd: RegdProcess) -> Regctl:
 
 
 def need(program: str) -> str:
-    """The path of ``program``; the test is skipped where it is not installed."""
-    found = shutil.which(program)
-    if found is None:
-        pytest.skip(f"{program} is not installed")
-    return found
+    """The path of ``program``; skipped where it is not installed, a failure under
+    ``REGD_E2E_REQUIRED=1`` (tests/support/tools.py)."""
+    return require_tool(program)
 
 
 @pytest.fixture

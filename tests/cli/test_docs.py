@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.cli.conftest import REGCTL, ROOT
+from tests.support.tools import require_tool
 
 GENERATED = [
     "completions/regctl.bash",
@@ -110,8 +108,7 @@ def test_generated_files_are_up_to_date(tmp_path: Path) -> None:
 
 
 def _man(page: str) -> str:
-    if shutil.which("man") is None:
-        pytest.skip("man is not installed")
+    require_tool("man")
     done = _run("man", "-l", str(ROOT / "man" / page), env={"MANWIDTH": "200", "MANPAGER": "cat"})
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr
@@ -148,8 +145,7 @@ def test_man_regd_documents_every_command() -> None:
 
 
 def test_groff_renders_without_warnings() -> None:
-    if shutil.which("groff") is None:
-        pytest.skip("groff is not installed")
+    require_tool("groff")
     for page in ("regctl.1", "regd.8"):
         done = _run("groff", "-man", "-Tutf8", "-ww", "-z", str(ROOT / "man" / page))
         assert done.returncode == 0
@@ -208,8 +204,7 @@ def test_bash_completion() -> None:
 
 
 def test_fish_completion() -> None:
-    if shutil.which("fish") is None:
-        pytest.skip("fish is not installed")
+    require_tool("fish")
 
     def complete(line: str) -> list[str]:
         done = _run("fish", "-c", f"source completions/regctl.fish; complete -C'{line}'")
@@ -225,8 +220,7 @@ def test_fish_completion() -> None:
 
 def test_zsh_completion() -> None:
     """zsh's completion widgets need a terminal: stub them and call _regctl's logic."""
-    if shutil.which("zsh") is None:
-        pytest.skip("zsh is not installed")
+    require_tool("zsh")
     script = (
         "compdef() { :; }\n"
         '_describe() { local -a a; a=("${(@P)${@[-1]}}"); print -l -- ${a%%:*}; }\n'

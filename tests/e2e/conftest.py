@@ -20,28 +20,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.access_log import logged_request
-from tests.support.processes import e2e_required
 from tests.support.server import RegdProcess, start_regd
+from tests.support.tools import require, require_tool
+
+__all__ = ["require", "require_tool"]  # e2e tests import them from here
 
 #: Seconds one client command may take before the test fails.
 COMMAND_TIMEOUT = 120.0
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip the test when ``condition`` is false; fail instead under ``REGD_E2E_REQUIRED=1``."""
-    if condition:
-        return
-    if e2e_required():
-        pytest.fail(f"{reason} (REGD_E2E_REQUIRED=1)")
-    pytest.skip(reason)
-
-
-def require_tool(name: str) -> str:
-    """The path of the ``name`` binary; skip (or fail under ``REGD_E2E_REQUIRED=1``) if absent."""
-    path = shutil.which(name)
-    require(path is not None, f"{name} is not installed")
-    assert path is not None
-    return path
 
 
 def run(

@@ -137,13 +137,10 @@ def test_docker_login_ends_when_its_personal_token_is_revoked(
     revoke_token(auth_regd, owner, token.id)
 
     after = client.result("manifest", "inspect", "--insecure", reference)
-    if after.returncode == 0:
-        # The known regd bug, until it is fixed (then this test passes).
-        pytest.xfail(
-            "regd: revoking a personal access token leaves the refresh token minted from it "
-            "at docker login (docker's identity token) valid, so docker stays logged in"
-        )
     output = after.stdout + after.stderr
+    # A regression here (the refresh token minted at docker login outliving the revoked
+    # PAT it came from) must fail, not pass as an expected failure.
+    assert after.returncode != 0, output
     assert "unauthorized" in output.lower(), output
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.processes import e2e_required
 from tests.support.server import RegdProcess, start_regd
 
 START_TIMEOUT = 60.0
@@ -127,10 +128,6 @@ use = egg:swift#slo
 [filter:dlo]
 use = egg:swift#dlo
 """
-
-
-def _required() -> bool:
-    return os.environ.get("REGD_E2E_REQUIRED") == "1"
 
 
 def _free_port() -> int:
@@ -330,7 +327,7 @@ def swift_server_fixture() -> Iterator[SwiftServer]:
     missing = missing_packages()
     if missing:
         reason = f"OpenStack Swift is not installed (missing {', '.join(missing)})"
-        if _required():
+        if e2e_required():
             pytest.fail(f"{reason} (REGD_E2E_REQUIRED=1)")
         pytest.skip(reason)
     with running_swift() as server:

@@ -24,7 +24,8 @@ BASE = "/api/v1/repositories"
 #: A nested name with no ``-`` component: ``/-/`` starts a sub-resource, so a URL such as
 #: ``.../x/-/access-rules`` is never also the repository ``x/-/access-rules`` (its ``Allow``
 #: lists only what its own route answers).
-_NAME = BASE + "/{name:(?!(?:.*/)?-(?:/|$)).+}"
+_COMPONENT = r"(?:[^/-][^/]*|-[^/]+)"  # anything between slashes but "-" alone
+_NAME = BASE + "/{name:" + _COMPONENT + "(?:/" + _COMPONENT + ")*}"
 
 
 def _repository(summary: RepositorySummary) -> dict[str, Any]:

@@ -63,6 +63,12 @@ def _message(error: ValidationError) -> str:
     best = error
     while best.context:
         best = min(best.context, key=lambda sub: len(sub.absolute_path))
+    if best.validator == "required":  # "'password' is required", as a person says it
+        missing = best.message.split(" is a required property")[0]
+        where = _where(best)
+        return (
+            f"{missing} is required" if where == "the body" else f"{where}: {missing} is required"
+        )
     message = best.message if len(best.message) <= 200 else best.message[:200] + "..."
     return f"{_where(best)}: {message}"
 
