@@ -18,7 +18,7 @@ from regd.auth.identities import Identities
 from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
-from regd.http import api, health, oci, token
+from regd.http import api, console, health, oci, token
 from regd.http import metrics as metrics_http
 from regd.http.api.auth import api_auth_middleware
 from regd.http.errors import error_middleware
@@ -104,6 +104,7 @@ def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
             metrics_http.middleware(metrics),
+            console.headers_middleware,
             error_middleware,
             access_middleware,
             api_auth_middleware,
@@ -145,4 +146,5 @@ def build_app(settings: Settings) -> web.Application:
     token.add_routes(app)
     api.add_routes(app)
     metrics_http.add_routes(app)
+    console.add_routes(app)
     return app
