@@ -11,6 +11,7 @@ const ACCEPT = [
   "application/vnd.docker.distribution.manifest.list.v2+json",
   "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ");
+const IMAGE_CONFIGS = new Set(["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"]);
 const INDEXES = new Set([ACCEPT.split(", ")[0], ACCEPT.split(", ")[2]]);
 
 /** @typedef {{name: string, "tag-count": number, "manifest-count": number, "created-at": string}} Repo */
@@ -153,7 +154,7 @@ export async function repository(main, session, name) {
     }));
     return h("tr", null,
       h("th", { scope: "row" }, h("code", { title: manifest.digest }, manifest.digest.slice(0, 19))),
-      h("td", null, manifest["artifact-type"] || manifest["media-type"]),
+      h("td", null, IMAGE_CONFIGS.has(manifest["artifact-type"]) ? manifest["media-type"] : manifest["artifact-type"] || manifest["media-type"]),
       h("td", null, size(manifest.size)),
       h("td", null, manifest.tags.join(", ") || "–"),
       h("td", null, when(manifest["created-at"])),
