@@ -10,6 +10,7 @@ playwright or axe-core the tests skip, or fail under ``REGD_E2E_REQUIRED=1``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import require, require_tool
-from tests.support.oci import push_image
+from tests.support.oci import OCI_INDEX, descriptor, push_image, push_manifest
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,9 +68,26 @@ def regd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegdProcess]:
     with server.client() as admin:
         push_image(admin, "acme/tools/linter", "2.1", seed="linter")
         push_image(admin, "acme/web", "latest", seed="web")
+        push_index(admin, "acme/multi", "1.0")
     yield server
     assert server.stop() == 0, server.log
     assert "Traceback" not in server.log, server.log
+
+
+def push_index(admin: Any, name: str, tag: str) -> None:
+    """An image index of two platforms."""
+    children = []
+    for arch in ("amd64", "arm64"):
+        image = push_image(admin, name, f"{tag}-{arch}", seed=f"{name}-{arch}")
+        platform = {"os": "linux", "architecture": arch}
+        children.append(
+            descriptor(
+                "application/vnd.oci.image.manifest.v1+json", image.manifest, platform=platform
+            )
+        )
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children})
+    response = push_manifest(admin, name, tag, body.encode(), OCI_INDEX)
+    assert response.status_code == 201, response.text
 
 
 @dataclass

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import yaml
 from tests.console.conftest import Console
 from tests.e2e.clients import make_skopeo
 from tests.e2e.conftest import require_tool
-from tests.support.identities import assert_problem
+from tests.support.identities import assert_problem, bearer_client
 from tests.support.images import write_image_layout
 from tests.support.oci import digest_of, push_image
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
@@ -50,8 +52,12 @@ def test_every_page_signed_in_by_keyboard_passes_axe(console: Console) -> None:
     console.check("sign-in")
     console.sign_in()
     console.check("repositories")
-    console.page.click("a[href='#/repository/acme/tools/linter']")
+    console.page.click("a[href='#/repository/acme/multi']")
     console.wait("repository")
+    row = console.page.inner_text("tr[data-tag='1.0']")
+    assert "linux/amd64, linux/arm64" in row, "the platforms of an index"
+    assert "index of 2" in row
+    assert "B\t" in console.page.inner_text("tr[data-tag='1.0-amd64']"), "an image's size"
     console.check("repository")
     for link, page in (
         ("#/api-clients", "api-clients"),
@@ -153,6 +159,12 @@ def test_brightbox_repository_pull_only_client_and_public_read(
     confirm(console, accept=True)
     page.wait_for_selector("tr[data-tag='1.0']", state="detached")
     assert admin_get(regd, "/api/v1/repositories/brightbox/shop/-/tags") == []
+    # ... and the manifest it pointed at
+    console.tab_to(f"button[aria-label='Delete manifest {pushed.digest[:19]}']")
+    page.keyboard.press("Enter")
+    confirm(console, accept=True)
+    page.wait_for_selector("text=No manifests.")
+    assert admin_get(regd, "/api/v1/repositories/brightbox/shop/-/manifests") == []
 
 
 def test_avassa_vault_secret_and_registry_connected_by_pasted_yaml(
@@ -182,6 +194,9 @@ def test_avassa_vault_secret_and_registry_connected_by_pasted_yaml(
         console.wait("strongbox")
         assert ADMIN_PASSWORD not in page.content(), "values stay hidden"
         console.check("strongbox-secrets")
+        console.tab_to("button[aria-label='Reveal the values of login']")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f"dd code:text('{ADMIN_PASSWORD}')")
         secret = admin_get(regd, "/api/v1/strongbox/vaults/upstream/secrets/login")
         assert secret["data"] == {"username": "admin", "password": ADMIN_PASSWORD}
 
@@ -395,13 +410,16 @@ def test_a_thousand_repositories_render_fast_and_filter(
 
     server = start_regd(tmp_path_factory.mktemp("console-1000"))
     try:
+        names = [f"team{team:02d}/app{app:02d}" for team in range(20) for app in range(50)]
         with server.client() as admin:
-            for team in range(20):
-                for app in range(50):
-                    name = f"team{team:02d}/app{app:02d}"
-                    assert (
-                        admin.post("/api/v1/repositories", json={"name": name}).status_code == 201
-                    )
+            token = admin.post("/api/v1/tokens", json={"ttl": "1h"}).json()["token"]
+        started = time.monotonic()
+        with bearer_client(server, token) as robot, ThreadPoolExecutor(4) as pool:
+            made = pool.map(
+                lambda name: robot.post("/api/v1/repositories", json={"name": name}), names
+            )
+            assert {response.status_code for response in made} == {201}
+        print(f"created 1,000 repositories in {time.monotonic() - started:.1f} s")
         context = browser.new_context(viewport=VIEWPORT)
         watched = Console(context.new_page(), server)
         watched.watch()

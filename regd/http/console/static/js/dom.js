@@ -24,7 +24,7 @@ export function h(tag, attrs, ...children) {
 
 /** @param {Element} element @param {any[]} children */
 function append(element, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     element.append(typeof child === "string" ? document.createTextNode(child) : child);
   }
