@@ -138,13 +138,13 @@ class Console:
     def wait(self, page: str) -> None:
         self.page.wait_for_selector(f"main[data-page='{page}'][aria-busy='false']")
 
-    def tab_to(self, selector: str, limit: int = 60) -> None:
-        """Press Tab until ``selector`` has the focus (a keyboard user's way there)."""
+    def tab_to(self, selector: str, limit: int = 80, key: str = "Tab") -> None:
+        """Press Tab (or ``key``) until ``selector`` has the focus: a keyboard user's way."""
         for _ in range(limit):
             if self.page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
                 return
-            self.page.keyboard.press("Tab")
-        raise AssertionError(f"{selector} never got the focus by Tab")
+            self.page.keyboard.press(key)
+        raise AssertionError(f"{selector} never got the focus by {key}")
 
     def sign_in(self, user: str = "admin", password: str = ADMIN_PASSWORD) -> None:
         """Sign in with the keyboard only."""
@@ -159,8 +159,7 @@ class Console:
 
     def go(self, link: str, page: str) -> None:
         """Follow a navigation link with the keyboard."""
-        self.page.evaluate("() => document.querySelector('.skip').focus()")
-        self.tab_to(f"#nav a[href='{link}']")
+        self.tab_to(f"#nav a[href='{link}']", key="Shift+Tab")  # back up to the navigation
         self.page.keyboard.press("Enter")
         self.wait(page)
 

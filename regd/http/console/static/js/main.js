@@ -107,6 +107,7 @@ window.addEventListener("hashchange", () => {
 window.addEventListener("regd:signed-out", () => {
   session = null;
   setCsrf("");
+  for (const id of ["nav", "who"]) /** @type {HTMLElement} */ (document.getElementById(id)).hidden = true;
   announce("Your session has ended: sign in again");
 });
 document.getElementById("sign-out")?.addEventListener("click", async () => {
