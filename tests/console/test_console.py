@@ -452,3 +452,44 @@ def test_a_thousand_repositories_render_fast_and_filter(
         assert watched.errors == []
     finally:
         assert server.stop() == 0, server.log
+
+
+def test_a_user_without_admin_sees_only_what_the_api_lets_them(console: Console) -> None:
+    """registry-editor on ``acme``: may create and own a repository there, sees no Users
+    page, may not manage another's access rules (the page asks, the API says 403)."""
+    regd, page = console.regd, console.page
+    with regd.client() as admin:
+        admin.post("/api/v1/users", json={"name": "dave", "password": "dave-password-1"})
+        binding = {"role": "registry-editor", "principal": "user:dave", "namespace": "acme"}
+        assert admin.post("/api/v1/role-bindings", json=binding).status_code == 201
+    console.allow(403, "/-/access-rules")
+    console.sign_in("dave", "dave-password-1")
+    assert page.is_hidden("#nav a[href='#/users']")
+    console.tab_to("input[name=name]")
+    page.keyboard.type("acme/dave-app")
+    page.keyboard.press("Enter")
+    console.wait("repository")
+    assert page.is_visible("#new-pull-client"), "the creator owns it: manages its access"
+    console.check("repository-as-owner")
+    page.goto(f"{regd.url}/ui/#/repository/acme/web")
+    console.wait("repository")
+    assert "You may not manage who has access" in page.inner_text("main")
+    for link, name in (("#/api-clients", "api-clients"), ("#/tokens", "tokens")):
+        console.go(link, name)
+        console.check(f"{name}-as-user")
+    console.go("#/strongbox", "strongbox")
+    console.go("#/remotes", "remotes")
+    assert admin_get(regd, "/api/v1/repositories/acme/dave-app/-/access-rules") == []
+
+
+def test_revoking_the_console_session_elsewhere_signs_the_page_out(console: Console) -> None:
+    regd, page = console.regd, console.page
+    console.allow(401, "/api/v1/")
+    console.sign_in()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "regd_session")
+    accessor = cookie["value"].split("_")[1]
+    with regd.client() as admin:
+        assert admin.delete(f"/api/v1/tokens/{accessor}").status_code == 204
+    console.go("#/tokens", "sign-in")
+    assert page.is_hidden("#nav")
+    console.sign_in()
