@@ -103,12 +103,15 @@ def test_wrong_password_and_robot_credentials_do_not_sign_in(regd: RegdProcess) 
             assert "WWW-Authenticate" not in response.headers
         with regd.client() as admin:
             robot = admin.post("/api/v1/api-clients", json={}).json()
-        response = client.post(
-            "/ui/session",
-            json={"username": robot["id"], "password": robot["secret"]},
-            headers={"Origin": regd.url},
-        )
-        assert_problem(response, 401)
+            token = admin.post("/api/v1/tokens", json={"ttl": "1h"}).json()["token"]
+        # Neither an API client nor a token (any name, the token as password) signs in.
+        for username, password in ((robot["id"], robot["secret"]), ("admin", token)):
+            response = client.post(
+                "/ui/session",
+                json={"username": username, "password": password},
+                headers={"Origin": regd.url},
+            )
+            assert_problem(response, 401)
         assert_problem(client.post("/ui/session", json={}, headers={"Origin": regd.url}), 400)
 
 

@@ -1,9 +1,9 @@
 """The web console in a real browser: Debian's chromium driven by Playwright for Python.
 
-One browser per test session; each test gets a fresh context (its own cookies), a page at
-1280x800 that records console errors, failed requests and refused responses (a test
-declares the refusals it provokes), axe-core (from npm, installed by
-scripts/install-test-deps) injected on demand, and screenshots saved under
+One browser for the module (all the browser tests); each test gets a fresh context (its
+own cookies), a page at 1280x800 that records console errors, failed requests and
+refused responses (a test declares the refusals it provokes), axe-core (from npm,
+installed by scripts/install-test-deps) injected on demand, and screenshots saved under
 ``.cache/ui-test/artefacts`` (``REGD_UI_ARTEFACTS`` to choose). Without chromium,
 playwright or axe-core the tests skip, or fail under ``REGD_E2E_REQUIRED=1``.
 """
@@ -21,7 +21,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import require, require_tool
-from tests.support.oci import OCI_INDEX, descriptor, push_image, push_manifest
+from tests.support.oci import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    descriptor,
+    image_manifest,
+    push_blob,
+    push_image,
+    push_manifest,
+)
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +51,9 @@ _RESOURCE_ERROR = re.compile(
 )
 
 
-@pytest.fixture(scope="session")
+# One browser per module, not per session: Playwright's sync API keeps an event loop
+# running in this thread while it is open, and a later module's asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     chromium = require_tool("chromium")
     try:
@@ -75,16 +85,17 @@ def regd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegdProcess]:
 
 
 def push_index(admin: Any, name: str, tag: str) -> None:
-    """An image index of two platforms."""
+    """An image index of two platforms, each image's config saying which."""
     children = []
     for arch in ("amd64", "arm64"):
-        image = push_image(admin, name, f"{tag}-{arch}", seed=f"{name}-{arch}")
+        config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {}}).encode()
+        layers = [f"the {arch} layer of {name}".encode()]
+        for blob in (config, *layers):
+            push_blob(admin, name, blob)
+        manifest = image_manifest(config, layers)
+        assert push_manifest(admin, name, f"{tag}-{arch}", manifest).status_code == 201
         platform = {"os": "linux", "architecture": arch}
-        children.append(
-            descriptor(
-                "application/vnd.oci.image.manifest.v1+json", image.manifest, platform=platform
-            )
-        )
+        children.append(descriptor(OCI_MANIFEST, manifest, platform=platform))
     body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children})
     response = push_manifest(admin, name, tag, body.encode(), OCI_INDEX)
     assert response.status_code == 201, response.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -57,7 +58,10 @@ def test_every_page_signed_in_by_keyboard_passes_axe(console: Console) -> None:
     row = console.page.inner_text("tr[data-tag='1.0']")
     assert "linux/amd64, linux/arm64" in row, "the platforms of an index"
     assert "index of 2" in row
-    assert "B\t" in console.page.inner_text("tr[data-tag='1.0-amd64']"), "an image's size"
+    image_row = console.page.inner_text("tr[data-tag='1.0-arm64']")
+    assert re.search(r"\t\d+ B\t", image_row), "an image's size: config + layers"
+    assert "linux/arm64" in image_row, "an image's platform, from its config"
+    assert re.search(r"\t\d+ B \(index of 2\)\t", row), "an index's: its images'"
     console.check("repository")
     for link, page in (
         ("#/api-clients", "api-clients"),

@@ -94,18 +94,38 @@ async function manifestOf(name, digest) {
   return request("GET", `/v2/${repoPath(name)}/manifests/${digest}`, undefined, { Accept: ACCEPT });
 }
 
-/** Size, platforms and kind of a manifest, read from /v2/. @param {string} name @param {string} digest */
+/** @param {any} platform */
+const platformText = (platform) => platform && platform.os
+  ? `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ""}` : "";
+
+/**
+ * Size, platforms and kind of a manifest, read from /v2/ (an image's platform from its
+ * config). @param {string} name @param {string} digest
+ */
 async function describe(name, digest) {
   const manifest = await manifestOf(name, digest);
   if (INDEXES.has(manifest.mediaType) || Array.isArray(manifest.manifests)) {
-    const platforms = (manifest.manifests || [])
-      .map((/** @type {any} */ m) => m.platform && `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ""}`)
-      .filter(Boolean);
-    const total = (manifest.manifests || []).reduce((/** @type {number} */ sum, /** @type {any} */ m) => sum + (m.size || 0), 0);
-    return { size: null, platforms: platforms.join(", ") || "–", kind: `index of ${(manifest.manifests || []).length}`, total };
+    const children = manifest.manifests || [];
+    const platforms = children.map((/** @type {any} */ m) => platformText(m.platform)).filter(Boolean);
+    return { size: null, platforms: platforms.join(", ") || "–", kind: `index of ${children.length}`,
+      children: children.map((/** @type {any} */ m) => m.digest) };
   }
   const layers = (manifest.layers || []).reduce((/** @type {number} */ sum, /** @type {any} */ l) => sum + (l.size || 0), 0);
-  return { size: layers + (manifest.config?.size || 0), platforms: "–", kind: manifest.artifactType || "image" };
+  let platform = "";
+  if (manifest.config && IMAGE_CONFIGS.has(manifest.config.mediaType) && manifest.config.size < 1 << 20) {
+    const config = await request("GET", `/v2/${repoPath(name)}/blobs/${manifest.config.digest}`).catch(() => null);
+    platform = platformText(config);
+  }
+  return { size: layers + (manifest.config?.size || 0), platforms: platform || "–", kind: manifest.artifactType || "image", children: [] };
+}
+
+/** What the Size column says. @param {any} info @param {Map<string, any>} described */
+function sizeText(info, described) {
+  if (!info) return "–";
+  if (info.size !== null) return size(info.size);
+  const sizes = info.children.map((/** @type {string} */ d) => described.get(d)?.size);
+  const known = sizes.every((/** @type {any} */ n) => typeof n === "number");
+  return known ? `${size(sizes.reduce((/** @type {number} */ a, /** @type {number} */ b) => a + b, 0))} (${info.kind})` : info.kind;
 }
 
 /** @type {import("./main.js").Page} */
@@ -134,7 +154,7 @@ export async function repository(main, session, name) {
     return h("tr", { "data-tag": tag.name },
       h("th", { scope: "row" }, tag.name),
       h("td", null, h("code", { title: tag.digest }, tag.digest.slice(0, 19))),
-      h("td", null, info ? (info.size === null ? info.kind : size(info.size)) : "–"),
+      h("td", null, sizeText(info, described)),
       h("td", null, when(tag["updated-at"])),
       h("td", null, info ? info.platforms : "–"),
       h("td", { class: "pull" },
