@@ -20,7 +20,7 @@ from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import Database, connect, upgrade
 from regd.errors import StartupError
-from regd.http import api, forwarded, health, oci, parser_log, token
+from regd.http import api, console, forwarded, health, oci, parser_log, token
 from regd.http import audit as audit_http
 from regd.http import metrics as metrics_http
 from regd.http import notify as notify_http
@@ -154,6 +154,7 @@ def build_app(settings: Settings) -> web.Application:
             metrics_http.middleware(metrics),
             audit_http.middleware(),
             notify_http.middleware(),
+            console.headers_middleware,
             error_middleware,
             access_middleware,
             api_auth_middleware,
@@ -220,4 +221,5 @@ def build_app(settings: Settings) -> web.Application:
     token.add_routes(app)
     api.add_routes(app)
     metrics_http.add_routes(app)
+    console.add_routes(app)
     return app

@@ -12,6 +12,7 @@ from aiohttp import web
 from regd.auth.principals import ANONYMOUS, Principal
 from regd.auth.tokens import looks_like_token
 from regd.http.keys import ACCESS, SETTINGS
+from regd.http.session import session_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class Credentials:
     """Who the request says it is, once checked; ``claims`` when it carried a registry JWT."""
 
     principal: Principal
-    scheme: str  # "none" | "basic" | "bearer-jwt" | "bearer-token"
+    scheme: str  # "none" | "basic" | "bearer-jwt" | "bearer-token" | "cookie"
     claims: dict[str, Any] | None = None
 
 
@@ -41,12 +42,19 @@ def source_of(request: web.Request) -> str:
 
 
 async def authenticate(request: web.Request) -> Credentials:
-    """Check the Authorization header; BadCredentials when present but invalid."""
+    """Check the Authorization header, else the console's session cookie; BadCredentials
+    when present but invalid (CrossSiteRefused for a forged state change via the cookie)."""
     header = request.headers.get("Authorization", "")
-    if not header:
-        return Credentials(ANONYMOUS, "none")
-    scheme = header.split(" ", 1)[0].lower()
     access = request.app[ACCESS]
+    if not header:
+        session = session_token(request)
+        if session is None:
+            return Credentials(ANONYMOUS, "none")
+        found = await access.principal_of_token(session, ("personal",))
+        if found is None:
+            raise BadCredentials("the console session has ended: sign in again")
+        return Credentials(found, "cookie")
+    scheme = header.split(" ", 1)[0].lower()
     if scheme == "basic":
         pair = parse_basic(header)
         if pair is None:

@@ -93,3 +93,20 @@ def test_openapi_document_matches_the_route_table(http: httpx.Client) -> None:
         and route.method != "HEAD"
     }
     assert served == documented
+
+
+def test_delete_a_manifest_with_the_tags_pointing_at_it(http: httpx.Client) -> None:
+    image = push_image(http, "apiv1/doomed", "1.0", seed="apiv1-doomed")
+    assert push_manifest(http, "apiv1/doomed", "also", image.manifest).status_code == 201
+    kept = push_image(http, "apiv1/doomed", "2.0", seed="apiv1-kept")
+    base = "/api/v1/repositories/apiv1/doomed/-/manifests"
+
+    _problem(http.delete(f"{base}/not-a-digest"), 400)
+    _problem(http.delete(f"{base}/sha256:{'0' * 64}"), 404)
+    _problem(http.delete(f"/api/v1/repositories/no/such/-/manifests/{image.digest}"), 404)
+
+    assert http.delete(f"{base}/{image.digest}").status_code == 204
+    assert [m["digest"] for m in http.get(base).json()] == [kept.digest]
+    tags = http.get("/api/v1/repositories/apiv1/doomed/-/tags").json()
+    assert [t["name"] for t in tags] == ["2.0"]
+    assert http.get(f"/v2/apiv1/doomed/manifests/{image.digest}").status_code == 404

@@ -14,6 +14,7 @@ admin, so every cell is independent of the order cells run in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -274,6 +275,14 @@ def delete_tag(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
     return Call("DELETE", f"/api/v1/repositories/{PRIVATE}/-/tags/del-{unique}")
 
 
+def delete_manifest_api(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
+    image = world.images[PRIVATE]
+    manifest = image_manifest(image.config, image.layers, annotations={"api-cell": unique})
+    digest = digest_of(manifest)
+    assert push_manifest(world.admin, PRIVATE, digest, manifest).status_code == 201
+    return Call("DELETE", f"/api/v1/repositories/{PRIVATE}/-/manifests/{digest}")
+
+
 def delete_repository(world: World, actor: Actor, unique: str, allowed: bool) -> Call:
     name = f"{NAMESPACE}/gone-{unique}"
     push_blob(world.admin, name, f"the only blob of {unique}".encode())
@@ -415,6 +424,8 @@ ROWS: tuple[Row, ...] = (
            delete_tag, 204),
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _REPO + "/-/manifests",
            fixed("GET", f"{_PRIVATE_API}/-/manifests"), 200),
+    on_api("401  401  403  403  403  403  401  401  ok", "DELETE",
+           _REPO + "/-/manifests/{digest}", delete_manifest_api, 204),
     on_api("401  401  ok   ok   ok   ok   401  401  ok", "GET", _REPO,
            fixed("GET", _PRIVATE_API), 200),
     on_api("401  401  403  403  403  403  401  401  ok", "DELETE", _REPO, delete_repository, 204),
@@ -570,6 +581,21 @@ ROWS: tuple[Row, ...] = (
     Row("GET /metrics", fixed("GET", "/metrics"), 200,
            "401  401  403  403  403  403  401  401  ok", route=("GET", "/metrics")),
 
+    # the web console: its page and who-is-signed-in are public; signing in or out needs this
+    # registry as Origin (a browser sends it; these clients do not), whatever else they carry
+    Row("GET /ui", fixed("GET", "/ui"), 302,
+           "ok   ok   ok   ok   ok   ok   ok   ok   ok", route=("GET", "/ui")),
+    Row("GET /ui/", fixed("GET", "/ui/"), 200,
+           "ok   ok   ok   ok   ok   ok   ok   ok   ok", route=("GET", "/ui/")),
+    Row("GET /ui/{path}", fixed("GET", "/ui/js/main.js"), 200,
+           "ok   ok   ok   ok   ok   ok   ok   ok   ok", route=("GET", "/ui/{path}")),
+    Row("GET /ui/session", fixed("GET", "/ui/session"), 200,
+           "ok   ok   ok   ok   ok   ok   ok   ok   ok", route=("GET", "/ui/session")),
+    Row("POST /ui/session", fixed("POST", "/ui/session", {"username": "admin"}), 201,
+           "403  403  403  403  403  403  403  403  403", route=("POST", "/ui/session")),
+    Row("DELETE /ui/session", fixed("DELETE", "/ui/session"), 204,
+           "403  403  403  403  403  403  403  403  403", route=("DELETE", "/ui/session")),
+
     # the OpenAPI document is public, whatever credentials come with the request
     Row("GET /api/v1/openapi.json", fixed("GET", "/api/v1/openapi.json"), 200,
            "ok   ok   ok   ok   ok   ok   ok   ok   ok"),
@@ -691,7 +717,7 @@ def _check_token(row: Row, response: httpx.Response, expected: str, actor: Actor
 
 
 def _check(row: Row, call: Call, response: httpx.Response, expected: str) -> None:
-    on_api = call.path.startswith(("/api/", "/metrics"))
+    on_api = call.path.startswith(("/api/", "/metrics", "/ui/"))
     if expected == "ok":
         assert response.status_code == row.ok, f"{response.status_code} {response.text}"
     elif expected == "401":
@@ -771,6 +797,21 @@ def test_every_v2_and_token_route_has_a_row() -> None:
         if route.resource is not None and _spec_route(route.method, route.resource.canonical)
     }
     served.discard(("POST", "/token"))  # the OAuth2 form: tests/api/test_token_service.py
-    rows = {row.route for row in ROWS if row.route and not row.route[1].startswith("/api/")}
+    rows = {
+        row.route for row in ROWS if row.route and not row.route[1].startswith(("/api/", "/ui"))
+    }
     assert sorted(served - rows) == [], "routes without a row in the matrix"
     assert sorted(rows - served) == [], "rows for routes that do not exist"
+
+
+def test_every_console_route_has_a_row() -> None:
+    app = build_app(Settings())
+    served = {
+        (route.method, re.sub(r"\{(\w+):[^}]*\}", r"{\1}", route.resource.canonical))
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/ui")
+        and route.method != "HEAD"
+    }
+    rows = {row.route for row in ROWS if row.route and row.route[1].startswith("/ui")}
+    assert sorted(served ^ rows) == [], "console routes and rows differ"

@@ -12,6 +12,7 @@ from regd.http.api import openapi
 from regd.http.authn import BadCredentials, authenticate
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, PRINCIPAL, principal
+from regd.http.session import COOKIE, CrossSiteRefused
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="regd", Bearer realm="regd"'}
 
@@ -27,12 +28,16 @@ async def api_auth_middleware(request: web.Request, handler: Handler) -> web.Str
 async def authenticate_api(request: web.Request) -> Principal:
     """The caller of a management endpoint (/api/, /metrics), set on the request; 401
     problem+json for no, bad or /v2/-only credentials."""
+    # No Basic challenge to the console: a browser would answer it with a password dialog.
+    challenge = {} if COOKIE in request.cookies else _CHALLENGE
     try:
         credentials = await authenticate(request)
+    except CrossSiteRefused as error:
+        raise Problem(403, str(error)) from None
     except BadCredentials as error:
-        raise Problem(401, str(error), _CHALLENGE) from None
+        raise Problem(401, str(error), challenge) from None
     if credentials.principal.anonymous:
-        raise Problem(401, "authentication required", _CHALLENGE)
+        raise Problem(401, "authentication required", challenge)
     if credentials.scheme == "bearer-jwt" and (credentials.claims or {}).get("access"):
         # A registry token scoped to repositories speaks for those scopes on /v2/ only;
         # carried here it would act with everything its subject may do. (A token minted

@@ -18,7 +18,7 @@ from regd.http.api.routes import ApiRoute
 from regd.http.errors import Problem
 from regd.http.keys import ACCESS, REGISTRY, principal
 from regd.registry.inventory import ManifestInfo, RepositorySummary, TagInfo
-from regd.registry.names import validate_name, validate_tag
+from regd.registry.names import Digest, validate_name, validate_tag
 
 BASE = "/api/v1/repositories"
 #: A nested name with no ``-`` component: ``/-/`` starts a sub-resource, so a URL such as
@@ -115,6 +115,14 @@ async def show_tag(request: web.Request) -> web.Response:
 async def delete_tag(request: web.Request) -> web.Response:
     name = await allowed_name(request, DELETE)
     await request.app[REGISTRY].manifests.delete(name, validate_tag(request.match_info["tag"]))
+    return web.Response(status=204)
+
+
+async def delete_manifest(request: web.Request) -> web.Response:
+    """A manifest and every tag pointing at it (as ``DELETE /v2/{name}/manifests/{digest}``)."""
+    name = await allowed_name(request, DELETE)
+    digest = Digest.parse(request.match_info["digest"])
+    await request.app[REGISTRY].manifests.delete(name, digest)
     return web.Response(status=204)
 
 
@@ -216,6 +224,14 @@ ROUTES: tuple[ApiRoute, ...] = (
         "repositories",
         {200: "manifests, oldest first", **_NOT_FOUND},
         {"type": "array", "items": _MANIFEST_SCHEMA},
+    ),
+    ApiRoute(
+        "DELETE",
+        _NAME + "/-/manifests/{digest}",
+        delete_manifest,
+        "Delete a manifest and the tags pointing at it",
+        "repositories",
+        {204: "deleted", **_NOT_FOUND},
     ),
     ApiRoute(
         "GET",
