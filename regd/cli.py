@@ -206,17 +206,17 @@ async def _serve(settings: Settings) -> None:
     warning = plain_http_warning(f"{shown}:{port}") if context is None else None
     if warning is not None:
         log.warning("%s", warning)
-    # One write, newline included: a log line from another thread cannot split it.
-    scheme = "https" if context is not None else "http"
-    sys.stderr.write(f"regd listening on {scheme}://{shown}:{port}\n")
-    sys.stderr.flush()
-
+    # The handlers before the ready line: a SIGTERM sent as soon as it is read drains.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     if context is not None:
         loop.add_signal_handler(signal.SIGHUP, _reload_tls, context, settings)
+    # One write, newline included: a log line from another thread cannot split it.
+    scheme = "https" if context is not None else "http"
+    sys.stderr.write(f"regd listening on {scheme}://{shown}:{port}\n")
+    sys.stderr.flush()
     await stop.wait()
     log.info("shutting down: finishing requests in flight")
     await runner.cleanup()

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.identities import create_api_client, create_token, create_user, wait_until
+from tests.support.identities import create_api_client, create_token, create_user
 from tests.support.oci import push_image
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 NAME = "audit/app"
 

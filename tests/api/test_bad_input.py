@@ -21,9 +21,9 @@ from tests.support.oci import (
     push_blob,
     start_upload,
     upload_range,
-    wait_until,
 )
 from tests.support.server import RegdProcess, start_regd
+from tests.support.waiting import wait_until
 
 # -- /api/v1 bodies: checked against the route's schema, the field named --------------------
 

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.identities import wait_until
 from tests.support.oci import push_image
 from tests.support.server import start_regd
+from tests.support.waiting import wait_until
 
 SECRET = "a-webhook-secret-of-some-length"
 FAST = {"REGD_WEBHOOK_TIMEOUT": "2", "REGD_WEBHOOK_RETRIES": "4"}

@@ -482,7 +482,10 @@ def test_a_user_without_admin_sees_only_what_the_api_lets_them(console: Console)
         console.go(link, name)
         console.check(f"{name}-as-user")
     console.go("#/strongbox", "strongbox")
-    console.go("#/remotes", "remotes")
+    assert page.is_hidden("#nav a[href='#/remotes']"), "remote registries are admin-only"
+    page.goto(f"{regd.url}/ui/#/remotes")
+    console.wait("remotes")
+    assert "Only registry admins" in page.inner_text("main")
     assert admin_get(regd, "/api/v1/repositories/acme/dave-app/-/access-rules") == []
 
 

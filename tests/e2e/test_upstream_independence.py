@@ -32,7 +32,8 @@ from tests.e2e.conftest import require, require_tool
 from tests.support.images import LayoutImage, read_blob, write_image_layout
 from tests.support.oci import OCI_MANIFEST, error_codes
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
-from tests.support.upstreams import DockerRegistry, start_docker_registry, wait_until
+from tests.support.upstreams import DockerRegistry, start_docker_registry
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("upstream-independence")]
 
@@ -288,6 +289,7 @@ def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                 ).returncode
                 == 0
             ),
+            30,
             "containerd to answer",
         )
         yield ctr, socket_path

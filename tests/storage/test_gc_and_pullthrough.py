@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.oci import digest_of, image_manifest, push_blob, push_manifest, wait_until
+from tests.support.oci import digest_of, image_manifest, push_blob, push_manifest
 from tests.support.server import RegdProcess, add_regd_remote, start_regd
 from tests.support.swift import SwiftServer, regd_on_object_storage, swift_server_fixture
+from tests.support.waiting import wait_until
 
 __all__ = ["swift_server_fixture"]
 

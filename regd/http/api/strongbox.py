@@ -217,6 +217,22 @@ _SECRET_SCHEMA = {
         "updated-at": {"type": "string"},
     },
 }
+#: A JSON merge patch of a secret: like the secret, but null removes a key (RFC 7396).
+_SECRET_PATCH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "allow-image-access": {"type": ["array", "null"], "items": {"type": "string"}},
+        "data": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": ["string", "null"]},
+        },
+        "base64-data": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": ["string", "null"]},
+        },
+    },
+}
 _NO_VAULT = {404: "no such vault", **DENIED}
 _NO_SECRET = {404: "no such vault or secret", **DENIED}
 _SERVER = (("server", "the registry host the credentials are for (not for a config.json secret)"),)
@@ -314,7 +330,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         "strongbox",
         {200: "stored", 400: "invalid", **_NO_SECRET},
         _SECRET_SCHEMA,
-        _SECRET_SCHEMA,
+        _SECRET_PATCH_SCHEMA,
     ),
     ApiRoute(
         "DELETE",

@@ -38,6 +38,11 @@ const credentialText = (remote) => (remote.credentials || [])
 
 /** @type {import("./main.js").Page} */
 export async function remotes(main, session) {
+  if (!session.admin) {  // remote registries, settings and the cache are admin-only reads
+    fill(main, h("h1", null, "Remote registries"),
+      h("p", null, "Only registry admins see and manage remote registries and the pull-through cache."));
+    return;
+  }
   const [found, settings, cache] = await Promise.all([
     get(REMOTES), get(SETTINGS), get("/api/v1/image-registry/cache"),
   ]);
