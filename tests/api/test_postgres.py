@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from regd import tls
 from tests.support.identities import (
     bearer_client,
     client_as,
@@ -49,7 +50,6 @@ from tests.support.postgres import (
     postgres_url_fixture,
 )
 from tests.support.server import ADMIN_PASSWORD, RegdProcess, start_regd
-from tests.support.tls import self_signed
 from tests.support.upstreams import FaultyProxy
 
 pytestmark = pytest.mark.timeout(120)
@@ -459,8 +459,10 @@ def test_remote_registries_and_settings_changed_through_one_replica_hold_on_the_
     """A remote registry added, its ca-cert replaced, and a setting changed through a: b
     answers accordingly on its very next request (and builds a new TLS context)."""
     upstream = start_regd(tmp_path / "upstream")
-    right, wrong = self_signed("the upstream"), self_signed("someone else")
-    proxy = FaultyProxy(upstream.url, tls=right.server_context()).start()
+    right = tls.self_signed(tmp_path / "right", ["127.0.0.1"])
+    wrong = tls.self_signed(tmp_path / "wrong", ["127.0.0.1"])
+    context = tls.server_context(str(right.cert), str(right.key))
+    proxy = FaultyProxy(upstream.url, tls=context).start()
     try:
         with upstream.client() as up:
             image = push_image(up, "team/app", "1.0", seed="rep-remote")
@@ -472,7 +474,7 @@ def test_remote_registries_and_settings_changed_through_one_replica_hold_on_the_
             remote = {
                 "address": upstream.host,
                 "override-address": proxy.url,
-                "ca-cert": wrong.cert_pem,
+                "ca-cert": wrong.ca.read_text(),
                 "credentials": [{"repository": "*", "vault": "rep-up", "secret": "admin"}],
             }
             alias = upstream.host.replace(":", "-")
@@ -486,10 +488,10 @@ def test_remote_registries_and_settings_changed_through_one_replica_hold_on_the_
             assert added.status_code == 201, added.text
             assert_oci_error(on_b.get(pull), 503, "UNAVAILABLE")  # b tries it: TLS refuses
             # a replaces the ca-cert: b connects with a new TLS context
-            remote["ca-cert"] = right.cert_pem
+            remote["ca-cert"] = right.ca.read_text()
             replaced = on_a.put(f"{_REMOTES}/{upstream.host}", json=remote)
             assert replaced.status_code == 200, replaced.text
-            assert on_b.get(f"{_REMOTES}/{alias}").json()["ca-cert"] == right.cert_pem
+            assert on_b.get(f"{_REMOTES}/{alias}").json()["ca-cert"] == right.ca.read_text()
             pulled = on_b.get(
                 pull, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
             )

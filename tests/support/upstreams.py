@@ -189,7 +189,7 @@ class FaultyProxy:
         self, upstream: str, tls: ssl.SSLContext | None = None, preserve_host: bool = False
     ) -> None:
         self.upstream = upstream.rstrip("/")
-        self._tls = tls  # answer HTTPS with this server context (see tests.support.tls)
+        self._tls = tls  # answer HTTPS with this server context (regd.tls.server_context)
         #: Forward the client's Host header (signed by S3 clients; Swift's tempauth builds
         #: the storage URL from it, so the data path goes through this proxy too).
         self.preserve_host = preserve_host
