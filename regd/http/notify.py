@@ -61,7 +61,6 @@ def middleware() -> Middleware:
 async def _publish(request: web.Request, response: web.StreamResponse, action: str) -> None:
     notifier = request.app[NOTIFY]
     repository = request.match_info.get("name", "")
-    target = _target(request, response, repository)
     actions = [action]
     reference = request.match_info.get("reference", "")
     if action == "push" and reference and ":" not in reference:
@@ -69,7 +68,11 @@ async def _publish(request: web.Request, response: web.StreamResponse, action: s
     if action == "pull" and PULLTHROUGH_FETCH.get():
         actions.append("pull-through")
     for each in actions:
-        await notifier.publish(each, repository, _event(request, each, target))
+        # Built only when an endpoint wants it: with no webhooks, a pull builds nothing.
+        def make_event(each: str = each) -> dict[str, Any]:
+            return _event(request, each, _target(request, response, repository))
+
+        await notifier.publish(each, repository, make_event)
 
 
 def _target(request: web.Request, response: web.StreamResponse, repository: str) -> dict[str, Any]:

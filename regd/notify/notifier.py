@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -94,12 +95,16 @@ class Notifier:
             self._known = await self.endpoints.all()
         return self._known
 
-    async def publish(self, action: str, repository: str, event: dict[str, Any]) -> None:
-        """Queue ``event`` (one entry of distribution's ``events`` list) for every endpoint
-        that wants ``action`` on ``repository``."""
+    async def publish(
+        self, action: str, repository: str, make_event: Callable[[], dict[str, Any]]
+    ) -> None:
+        """Queue the event ``make_event`` builds (one entry of distribution's ``events``
+        list) for every endpoint that wants ``action`` on ``repository``; with none (no
+        webhooks: every pull), the event is never built."""
         wanting = [e for e in await self._endpoints() if e.wants(action, repository)]
         if not wanting:
             return
+        event = make_event()
         body = json.dumps({"events": [event]}, separators=(",", ":"))
         now = time.time()
         async with self._db.write() as conn:
