@@ -82,15 +82,22 @@ class Uploads:
         return size
 
     async def append(
-        self, name: str, upload_id: str, body: AsyncIterator[bytes], start: int | None = None
+        self,
+        name: str,
+        upload_id: str,
+        body: AsyncIterator[bytes],
+        start: int | None = None,
+        length: int | None = None,
     ) -> int:
-        """Append a chunk; ``start`` (from Content-Range) must equal the current size."""
+        """Append a chunk; ``start`` (from Content-Range) must equal the current size, and a
+        chunk of unannounced size must be ``length`` bytes long when that is given (else it
+        is undone: the upload stays as it was)."""
         await self._check(name, upload_id)
         progress = await self._progress_of(upload_id)
         async with progress.lock:
             if start is not None and start != progress.size:
                 raise _range_error(name, upload_id, progress.size)
-            await self._receive(upload_id, progress, body)
+            await self._receive(upload_id, progress, body, length)
             return progress.size
 
     async def finish(
@@ -100,16 +107,17 @@ class Uploads:
         digest: Digest,
         body: AsyncIterator[bytes] | None,
         start: int | None = None,
+        length: int | None = None,
     ) -> int:
-        """Append the last chunk (if any; ``start`` from its Content-Range must equal the
-        current size), verify the digest and commit; the blob's size."""
+        """Append the last chunk (if any; ``start`` and ``length`` as for :meth:`append`),
+        verify the digest and commit; the blob's size."""
         await self._check(name, upload_id)
         progress = await self._progress_of(upload_id)
         async with progress.lock:
             if start is not None and start != progress.size:
                 raise _range_error(name, upload_id, progress.size)
             if body is not None:
-                await self._receive(upload_id, progress, body)
+                await self._receive(upload_id, progress, body, length)
             return await self._commit(name, upload_id, progress, digest)
 
     async def upload(self, name: str, digest: Digest, body: AsyncIterator[bytes]) -> int:
@@ -175,22 +183,46 @@ class Uploads:
         return progress
 
     async def _receive(
-        self, upload_id: str, progress: _Progress, body: AsyncIterator[bytes]
+        self,
+        upload_id: str,
+        progress: _Progress,
+        body: AsyncIterator[bytes],
+        length: int | None = None,
     ) -> None:
+        """Stage and hash ``body``. With ``length`` (a chunked body's Content-Range), a body
+        of another size is read no further than one chunk past it, undone and refused."""
         writer = await self._store.open_upload(upload_id)
+        before = progress.size, progress.hasher.copy()
+        mismatch = False
         try:
             async for chunk in body:
+                if length is not None and progress.size + len(chunk) - before[0] > length:
+                    mismatch = True
+                    break
                 # Write and hash side by side: hashlib releases the GIL on large buffers.
                 await asyncio.gather(
                     writer.write(chunk), asyncio.to_thread(progress.hasher.update, chunk)
                 )
                 progress.size += len(chunk)
+            mismatch = mismatch or (length is not None and progress.size - before[0] != length)
         except BaseException:
             # The staged file and the hash may disagree now: rebuild on next use.
             self._progress.pop(upload_id, None)
-            raise
-        finally:
             await writer.close()
+            raise
+        if not mismatch:
+            await writer.close()
+            return
+        try:
+            await writer.abandon()
+        except BaseException:
+            self._progress.pop(upload_id, None)
+            raise
+        progress.size, progress.hasher = before
+        raise RegistryError(
+            ErrorCode.RANGE_INVALID,
+            f"the body is not the {length} bytes its Content-Range announces",
+        )
 
     async def _verify(self, upload_id: str, progress: _Progress, digest: Digest) -> None:
         if digest.algorithm == STREAMING_ALGORITHM:

@@ -20,6 +20,10 @@ class UploadWriter(Protocol):
     async def close(self) -> None:
         """Flush what was written (not necessarily to stable storage)."""
 
+    async def abandon(self) -> None:
+        """Close, undoing every write made through this writer: the upload is left as it
+        was when it was opened (a chunk refused after it was received)."""
+
 
 class BlobStore(Protocol):
     """Content-addressed blob storage plus a staging area for uploads."""

@@ -40,12 +40,21 @@ CLOCK_TICK: Final = 0.05
 class _FileUploadWriter:
     def __init__(self, file: BinaryIO) -> None:
         self._file = file
+        self._opened_at = file.tell()
 
     async def write(self, data: bytes) -> None:
         await asyncio.to_thread(self._file.write, data)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._file.close)
+
+    async def abandon(self) -> None:
+        def truncate_and_close() -> None:
+            with self._file:
+                self._file.flush()
+                self._file.truncate(self._opened_at)
+
+        await asyncio.to_thread(truncate_and_close)
 
 
 class FilesystemStore:

@@ -92,6 +92,7 @@ class _ObjectUploadWriter:
         self.buffer = bytearray(tail)
         self.pending = b""  # the part being stored
         self._task: asyncio.Task[None] | None = None
+        self._opened = (list(sizes), tail)  # what abandon() puts back
 
     def held(self) -> tuple[list[int], bytes]:
         """A consistent snapshot: the stored parts' sizes and the bytes after them."""
@@ -130,6 +131,27 @@ class _ObjectUploadWriter:
                 self._task.cancel()
                 with contextlib.suppress(BaseException):
                     await self._task
+            self._store.writers.pop(self._upload_id, None)
+
+    async def abandon(self) -> None:
+        """Put back the record (and the short last part, which a flush rewrites) as they
+        were at open, then delete the parts written since."""
+        try:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+            stored, tail = self._opened
+            written = len(self.sizes) + 1  # a part being stored may not be counted yet
+            if tail:
+                await self._store.backend.put(
+                    self._store.segment_key(self._upload_id, len(stored)), tail
+                )
+            await self._store.save_record(self._upload_id, [*stored, len(tail)] if tail else stored)
+            first_new = len(stored) + (1 if tail else 0)
+            for index in range(first_new, written):
+                await self._store.backend.delete(self._store.segment_key(self._upload_id, index))
+        finally:
             self._store.writers.pop(self._upload_id, None)
 
 

@@ -161,6 +161,37 @@ def test_patch_with_chunked_transfer_encoding(http: httpx.Client) -> None:
     _expect_blob(http, "uploads-patch-te", DATA)
 
 
+@pytest.mark.parametrize("sent", [9 << 20, 11 << 20], ids=["shorter", "longer"])
+def test_a_chunked_patch_whose_body_is_not_its_content_range_is_undone(
+    http: httpx.Client, sent: int
+) -> None:
+    """Transfer-Encoding: chunked announces no length, so the mismatch shows only once
+    bytes are staged (more than one object-store part here): they are undone, the running
+    hash too, and the upload goes on from where it was."""
+    name = "uploads-patch-te-mismatch"
+    data = _unique(f"te-mismatch-{sent}") + os.urandom(10 << 20)
+    head, announced = 3 << 20, 10 << 20
+    session = start_upload(http, name)
+    assert _patch(http, session, data[:head], 0).status_code == 202
+    refused = http.patch(
+        session.location,
+        content=_chunks(os.urandom(sent), 1 << 20),
+        headers={"Content-Range": f"{head}-{head + announced - 1}"},
+    )
+    assert refused.request.headers["Transfer-Encoding"] == "chunked"
+    assert_oci_error(refused, 416, "BLOB_UPLOAD_INVALID")
+    assert upload_range(http.get(session.location)) == head  # as it was
+    rest = http.patch(
+        session.location,
+        content=_chunks(data[head:], 1 << 20),
+        headers={"Content-Range": f"{head}-{len(data) - 1}"},
+    )
+    assert rest.status_code == 202, rest.text
+    assert upload_range(rest) == len(data)
+    assert http.put(session.location, params={"digest": digest_of(data)}).status_code == 201
+    _expect_blob(http, name, data)
+
+
 @pytest.mark.parametrize("start", [0, 5, 11, 1000])
 def test_out_of_order_chunk_is_416(http: httpx.Client, start: int) -> None:
     session = start_upload(http, "uploads-order")

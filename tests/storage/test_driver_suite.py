@@ -224,3 +224,31 @@ def test_delete_removes_a_blob(open_store: StoreFactory) -> None:
         assert not await store.delete("sha256", hexdigest)
 
     run(open_store, test)
+
+
+@pytest.mark.parametrize("held", [3 * MiB, 6 * MiB], ids=["short-last-part", "full-part"])
+def test_an_abandoned_writer_leaves_the_upload_as_it_was(
+    open_store: StoreFactory, held: int
+) -> None:
+    """What a writer wrote is undone by abandon(), past several parts, and the upload goes
+    on from where it was (a chunk refused once received)."""
+
+    async def test(store: BlobStore) -> None:
+        upload_id = str(uuid.uuid4())
+        await store.create_upload(upload_id)
+        kept = os.urandom(held)
+        await append(store, upload_id, kept)
+        writer = await store.open_upload(upload_id)
+        for _ in range(19):
+            await writer.write(os.urandom(MiB))
+        await writer.abandon()
+        assert await store.upload_size(upload_id) == held
+        assert await staged(store, upload_id) == kept
+        rest = os.urandom(2 * MiB)
+        await append(store, upload_id, rest)
+        hexdigest = hashlib.sha256(kept + rest).hexdigest()
+        await store.commit_upload(upload_id, "sha256", hexdigest)
+        store.unpin("sha256", hexdigest)
+        assert await read_all(store, hexdigest) == kept + rest
+
+    run(open_store, test)

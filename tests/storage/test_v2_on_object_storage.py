@@ -26,6 +26,7 @@ from tests.api.test_oci_blobs import (  # noqa: F401 -- collected again, on obje
 )
 from tests.api.test_oci_uploads import (  # noqa: F401
     test_a_blob_that_cannot_be_mounted_opens_a_session,
+    test_a_chunked_patch_whose_body_is_not_its_content_range_is_undone,
     test_a_deleted_blob_cannot_be_mounted,
     test_chunked_session,
     test_cross_repository_mount,

@@ -81,12 +81,13 @@ async def _may_pull(request: web.Request, source: str) -> bool:
     )
 
 
-def _range_start(request: web.Request) -> int | None:
-    """Where the chunk goes (Content-Range's start), once the header is checked: well
-    formed, and as long as the body when its length is known (nothing is written otherwise)."""
+def _chunk_range(request: web.Request) -> tuple[int | None, int | None]:
+    """Where the chunk goes (Content-Range's start) and, for a body of unannounced size
+    (chunked), how long it must be. The header is checked first: well formed, and as long
+    as the body when Content-Length gives it (nothing is written otherwise)."""
     raw = request.headers.get("Content-Range")
     if raw is None:
-        return None
+        return None, None
     match = _CONTENT_RANGE.fullmatch(raw.strip())
     if match is None or int(match.group(2)) < int(match.group(1)):
         raise RegistryError(
@@ -100,16 +101,15 @@ def _range_start(request: web.Request) -> int | None:
             f"Content-Range {start}-{end} is {end - start + 1} bytes, the body {length}",
             {"Content-Range": raw[:200]},
         )
-    return start
+    return start, (end - start + 1 if length is None else None)
 
 
 async def patch(request: web.Request) -> web.Response:
     """PATCH: append a chunk (in order: Content-Range must start at the current size)."""
     name = name_of(request)
     upload_id = request.match_info["uuid"]
-    size = await registry(request).uploads.append(
-        name, upload_id, _counted(request), _range_start(request)
-    )
+    start, length = _chunk_range(request)
+    size = await registry(request).uploads.append(name, upload_id, _counted(request), start, length)
     return web.Response(status=202, headers=_upload_headers(name, upload_id, size))
 
 
@@ -124,8 +124,8 @@ async def finish(request: web.Request) -> web.Response:
         or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
     )
     body = _counted(request) if has_body else None
-    start = _range_start(request)
-    await registry(request).uploads.finish(name, upload_id, digest, body, start)
+    start, length = _chunk_range(request)
+    await registry(request).uploads.finish(name, upload_id, digest, body, start, length)
     return _created(name, digest)
 
 
