@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
+from regd.caching.inflight import InFlight
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
@@ -64,6 +66,7 @@ class Cache(Generic[K, V]):
         self._weight = 0
         #: Bumped by every drop: a value read across one is not kept (see :meth:`put`).
         self.epoch = 0
+        self._reads: InFlight[Hashable, object] = InFlight()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -122,15 +125,25 @@ class Cache(Generic[K, V]):
         self, key: K, generation: int | None, read: Callable[[], Awaitable[T]]
     ) -> V | T:
         """The value kept for ``key`` at ``generation``; else what ``read()`` returns, kept
-        unless it is None or a drop raced the read (the read-through every user repeats)."""
+        unless it is None or a drop raced the read (the read-through every user repeats).
+
+        Concurrent misses of one key share one ``read()`` (:class:`InFlight`): a cold or
+        expired entry wanted by 500 requests at once costs one database read, not 500
+        queued for the connection pool, the last of which waited seconds. A caller that
+        comes after a drop never joins a read started before it (the epoch is in the key).
+        """
         cached = self.get(key, generation)
         if cached is not None:
             return cached
         epoch = self.epoch
-        value = await read()
-        if value is not None:
-            self.put(key, cast(V, value), generation, epoch=epoch)
-        return value
+
+        async def read_and_keep() -> object:
+            value = await read()
+            if value is not None:
+                self.put(key, cast(V, value), generation, epoch=epoch)
+            return value
+
+        return cast("V | T", await self._reads.run((key, generation, epoch), read_and_keep))
 
     def discard(self, key: K) -> None:
         """Drop ``key`` (its state changed)."""

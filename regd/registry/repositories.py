@@ -64,16 +64,15 @@ class Repositories:
         if self._shared:
             found_ref = await self.ref(name)
             return None if found_ref is None else found_ref.id
-        cached = self._ids.get(name)
-        if cached is not None:
-            return cached
-        async with self._db.read() as conn:
-            found = await conn.scalar(
-                sa.select(repositories.c.id).where(repositories.c.name == name)
-            )
-        if found is not None:
-            self._ids.put(name, found)
-        return found
+
+        async def read() -> int | None:
+            async with self._db.read() as conn:
+                found: int | None = await conn.scalar(
+                    sa.select(repositories.c.id).where(repositories.c.name == name)
+                )
+            return found
+
+        return await self._ids.get_or_read(name, None, read)
 
     async def require(self, name: str) -> int:
         """The repository's id; NAME_UNKNOWN when it does not exist."""

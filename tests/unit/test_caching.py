@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -124,5 +125,42 @@ def test_get_or_read_keeps_what_it_read_unless_a_drop_raced_it() -> None:
 
         assert await cache.get_or_read("missing", None, nothing) is None
         assert len(cache) == 1  # only "tag"
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_misses_of_one_key_share_one_read() -> None:
+    """A herd (a cold start, an expired entry) asking for one key reads the database once;
+    the readers of another key or generation, and those that come after a drop, do not
+    join that read."""
+
+    async def scenario() -> None:
+        cache: Cache[str, int] = Cache(8)
+        release = asyncio.Event()
+        reads: list[tuple[str, int | None]] = []
+
+        def reader(key: str, generation: int | None, value: int) -> Callable[[], Awaitable[int]]:
+            async def read() -> int:
+                reads.append((key, generation))
+                await release.wait()
+                return value
+
+            return read
+
+        herd = [
+            asyncio.create_task(cache.get_or_read("blob", 1, reader("blob", 1, 7)))
+            for _ in range(500)
+        ]
+        other_key = asyncio.create_task(cache.get_or_read("tag", 1, reader("tag", 1, 8)))
+        other_generation = asyncio.create_task(cache.get_or_read("blob", 2, reader("blob", 2, 9)))
+        await asyncio.sleep(0)  # every task is now waiting on its read
+        cache.discard("unrelated")  # a write: later readers must not join the reads above
+        after_drop = asyncio.create_task(cache.get_or_read("blob", 1, reader("blob", 1, 10)))
+        await asyncio.sleep(0)
+        release.set()
+        assert set(await asyncio.gather(*herd)) == {7}
+        assert (await other_key, await other_generation, await after_drop) == (8, 9, 10)
+        assert sorted(reads) == [("blob", 1), ("blob", 1), ("blob", 2), ("tag", 1)]
+        assert cache.get("blob", 1) == 10  # the read after the drop was kept, the raced one not
 
     asyncio.run(scenario())
