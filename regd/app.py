@@ -102,7 +102,8 @@ async def open_strongbox(database: Database, settings: Settings) -> Vaults:
     return Vaults(database, keys)
 
 
-async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
+async def _housekeeping(registry: Registry, settings: Settings, audit: AuditLog) -> None:
+    """Every ``upload_sweep_interval``: stale uploads, then audit events past retention."""
     try:
         # Staged files of uploads that died with a crash; other replicas' in-flight ones
         # (PostgreSQL) are recent and stay.
@@ -114,6 +115,11 @@ async def _sweep_uploads(registry: Registry, settings: Settings) -> None:
             await registry.uploads.expire(time.time() - settings.upload_ttl)
         except Exception:
             log.exception("sweeping stale uploads failed")
+        if settings.audit_retention > 0:
+            try:
+                await audit.prune(time.time() - settings.audit_retention)
+            except Exception:
+                log.exception("deleting old audit events failed")
         await asyncio.sleep(settings.upload_sweep_interval)
 
 
@@ -197,7 +203,7 @@ def build_app(settings: Settings) -> web.Application:
             retries=settings.webhook_retries,
         )
         await notifier.start()
-        tasks = [asyncio.create_task(_sweep_uploads(registry, settings))]
+        tasks = [asyncio.create_task(_housekeeping(registry, settings, audit))]
         if settings.gc_interval > 0:
             tasks.append(asyncio.create_task(_collect_garbage(registry, settings, metrics, audit)))
         yield

@@ -68,6 +68,9 @@ class Settings:
     #: to stderr. Either way every event is kept in the database (``GET /api/v1/audit``).
     audit_log: str = ""
     audit_stderr: bool = False
+    #: Seconds audit events are kept in the database (the file is the operator's to rotate);
+    #: 0: forever. Older ones are deleted by the sweep that runs every upload_sweep_interval.
+    audit_retention: float = 90 * 86400.0
     #: Events each webhook endpoint may have waiting; the oldest are dropped past it.
     webhook_queue_size: int = 1000
     #: Seconds a webhook receiver has to answer.

@@ -9,14 +9,16 @@ name) — never a password, token, secret value or request body.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Generic, TextIO, TypeVar
 
 import sqlalchemy as sa
 
@@ -24,6 +26,7 @@ from regd.db import Database
 from regd.db.schema import audit_events
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 #: Detail keys that could carry a secret: refused whatever a caller passes.
 _SECRET_KEYS = ("password", "secret", "token", "authorization", "data", "key")
 #: Details that are names although their key looks like a secret's.
@@ -66,11 +69,50 @@ def _safe(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class GroupWrite(Generic[T]):
+    """Items added while a write runs are written together by the next one; :meth:`add`
+    returns once its item is written (``write`` must not raise: it logs its failures)."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write = write
+        self._pending: list[T] = []
+        self._done: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, item: T) -> None:
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+        self._pending.append(item)
+        done = self._done
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        await asyncio.shield(done)
+
+    async def _run(self) -> None:
+        try:
+            while self._pending:
+                items, done = self._pending, self._done
+                self._pending, self._done = [], None
+                try:
+                    await self._write(items)
+                finally:
+                    if done is not None and not done.done():
+                        done.set_result(None)
+        finally:
+            self._task = None
+            if self._done is not None and not self._done.done():  # cancelled: nobody hangs
+                self._done.set_result(None)
+            self._pending, self._done = [], None
+
+
 class AuditLog:
     """Where audit events go: the database (always), a file and/or stderr (settings)."""
 
     def __init__(self, db: Database, file: str = "", stderr: bool = False) -> None:
         self._db = db
+        # Events recorded while one insert runs go in the next, in one transaction: a burst
+        # (a thousand failed logins, fifty pushes) costs a few writes, not one each.
+        self._rows: GroupWrite[dict[str, Any]] = GroupWrite(self._insert)
         self._lock = threading.Lock()
         self._streams: list[TextIO] = []
         self._owned: TextIO | None = None
@@ -111,22 +153,33 @@ class AuditLog:
                     stream.flush()
                 except OSError:
                     log.exception("writing the audit log failed")
+        await self._rows.add(
+            {
+                "time": entry.time,
+                "event": entry.event,
+                "principal": entry.principal[:160],
+                "source": entry.source[:64],
+                "request_id": entry.request_id[:64],
+                "outcome": entry.outcome,
+                "details": json.dumps(entry.details, default=str),
+            }
+        )
+        return entry
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
         try:
             async with self._db.write() as conn:
-                await conn.execute(
-                    sa.insert(audit_events).values(
-                        time=entry.time,
-                        event=entry.event,
-                        principal=entry.principal[:160],
-                        source=entry.source[:64],
-                        request_id=entry.request_id[:64],
-                        outcome=entry.outcome,
-                        details=json.dumps(entry.details, default=str),
-                    )
-                )
+                await conn.execute(sa.insert(audit_events), rows)
         except Exception:
-            log.exception("storing an audit event failed")
-        return entry
+            log.exception("storing %d audit event(s) failed", len(rows))
+
+    async def prune(self, older_than: float) -> int:
+        """Delete the events recorded before ``older_than`` (unix time); how many."""
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                sa.delete(audit_events).where(audit_events.c.time < older_than)
+            )
+        return int(result.rowcount or 0)
 
     async def events(
         self,

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,43 @@ def test_regctl_audit_list_and_regd_gc(regd: RegdProcess, tmp_path: Path) -> Non
     assert [e["principal"] for e in found] == ["regd gc"]
     assert set(found[0]["details"]) == {"links", "blobs", "bytes"}
     wait_until(lambda: any(e["event"] == "gc" for e in _file(tmp_path)), 5, "gc in the file")
+
+
+def test_a_burst_of_failed_logins_is_stored_whole(regd: RegdProcess, tmp_path: Path) -> None:
+    """200 refused logins at once (an attacker's burst; they are stored in few
+    transactions): every one is in the file and in the database, none is lost."""
+
+    def refused(_: int) -> int:
+        with httpx.Client(base_url=regd.url, timeout=60) as anonymous:
+            return anonymous.get(
+                "/v2/", headers={"Authorization": "Bearer not.a.token"}
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert set(pool.map(refused, range(200))) == {401}
+    in_file = [e for e in _file(tmp_path) if e["event"] == "login" and e["outcome"] == "denied"]
+    assert len(in_file) == 200
+    with regd.client() as admin:
+        stored = _events(admin, event="login")
+    denied = [e for e in stored if e["outcome"] == "denied"]
+    assert len(denied) == 200
+    assert len({e["request-id"] for e in denied}) == 200
+
+
+def test_events_older_than_the_retention_are_deleted(tmp_path: Path) -> None:
+    server = start_regd(
+        tmp_path / "data",
+        env={"REGD_AUDIT_RETENTION": "5", "REGD_UPLOAD_SWEEP_INTERVAL": "0.2"},
+    )
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as anonymous:
+            assert anonymous.get("/v2/", auth=("nobody", "wrong-password")).status_code == 401
+        with server.client() as admin:
+            assert _events(admin, principal="user:nobody")  # recorded ...
+            wait_until(  # ... and deleted once older than 5 s
+                lambda: not _events(admin, principal="user:nobody"),
+                timeout=60,
+                what="the old event deleted",
+            )
+    finally:
+        assert server.stop() == 0, server.log
