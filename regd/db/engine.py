@@ -68,6 +68,8 @@ class Database:
             yield connection
 
     async def close(self) -> None:
+        if self.fresh is not None:
+            await self.fresh.close()
         await self.engine.dispose()
 
 
