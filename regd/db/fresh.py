@@ -17,6 +17,10 @@ several per request. A write by the request itself
 (:meth:`regd.db.engine.Database.write`) drops its snapshot: what it reads next is read
 after its own change.
 
+The statement is prepared once on each of (at most ``MAX_IN_FLIGHT``) connections held
+for it and sent straight through asyncpg: no pool checkout, no SQLAlchemy execution or
+result rows per statement (about a tenth of the CPU, docs/performance.md).
+
 Outside a request (background tasks, ``regd gc``, tests) a read is served by a statement
 sent after the call. SQLite does not use any of this: one process owns the database.
 """
