@@ -70,9 +70,7 @@ class Catalog:
         epoch = self._cache.epoch
         # Not a load started before a change this request must see (another epoch or
         # generation); a cancelled request does not cancel the load others wait on.
-        return await self._loading.run(
-            (epoch, generation), lambda: self._load(epoch, generation)
-        )
+        return await self._loading.run((epoch, generation), lambda: self._load(epoch, generation))
 
     async def _load(self, epoch: int, generation: int | None) -> tuple[str, ...] | None:
         """Read every name (read after ``generation`` was: at least that recent); keep them
