@@ -244,7 +244,10 @@ class FreshReads:
         return rows
 
     async def close(self) -> None:
-        """Stop: wait for the statements under way, return the held connections."""
+        """Stop: cancel the statements under way (their connections are closed), return
+        the held connections to the pool."""
+        for task in self._tasks:
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         idle, self._idle = self._idle, []
         for channel in idle:
