@@ -126,7 +126,7 @@ class _Channel:
             sql = str(_QUERY.compile(dialect=db.engine.dialect))
             return cls(connection, await driver.prepare(sql))  # type: ignore[union-attr]
         except BaseException:
-            await connection.invalidate()
+            await asyncio.shield(_discard(connection))
             raise
 
     async def fetch(self, names: list[str]) -> list[Any]:
@@ -134,13 +134,18 @@ class _Channel:
 
     async def close(self, *, broken: bool = False) -> None:
         """Back to the pool; ``broken``: its state is unknown (an error, a cancelled
-        statement), so the pool closes it instead (and a failure to do so is no news)."""
-        if not broken:
+        statement), so the pool closes it instead."""
+        if broken:
+            await _discard(self._connection)
+        else:
             await self._connection.close()
-            return
-        with contextlib.suppress(Exception):
-            await self._connection.invalidate()
-            await self._connection.close()
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Close ``connection`` rather than return it to the pool; a failure to is no news."""
+    with contextlib.suppress(Exception):
+        await connection.invalidate()
+        await connection.close()
 
 
 class FreshReads:
@@ -152,6 +157,7 @@ class FreshReads:
         self._next: _Batch | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle: list[_Channel] = []  # at most MAX_IN_FLIGHT are ever opened
+        self._closed = False
         self.statements = 0  # statements sent (tests, docs/performance.md)
 
     async def generation(self, name: str) -> int:
@@ -192,6 +198,9 @@ class FreshReads:
     def _start(self) -> None:
         batch, self._next = self._next, None
         if batch is None:
+            return
+        if self._closed:  # shutting down: its waiters are cancelled
+            batch.future.cancel()
             return
         batch.started = asyncio.get_running_loop().time()
         self._running.append(batch)
@@ -246,6 +255,7 @@ class FreshReads:
     async def close(self) -> None:
         """Stop: cancel the statements under way (their connections are closed), return
         the held connections to the pool."""
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
