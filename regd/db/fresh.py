@@ -31,11 +31,12 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -120,17 +121,23 @@ class _Channel:
 
     @classmethod
     async def open(cls, db: Database) -> _Channel:
-        connection = await db.engine.connect()
+        """A connection from the pool, checked through SQLAlchemy first (``SELECT 1``): one
+        the server closed meanwhile raises a DBAPIError with ``connection_invalidated`` and
+        SQLAlchemy drops the pool's other connections of before, as it does for any read."""
+        connection = await db.hold()
         try:
+            await connection.exec_driver_sql("SELECT 1")
             driver = (await connection.get_raw_connection()).driver_connection
             sql = str(_QUERY.compile(dialect=db.engine.dialect))
-            return cls(connection, await driver.prepare(sql))  # type: ignore[union-attr]
+            with _as_database_error(sql):
+                return cls(connection, await driver.prepare(sql))  # type: ignore[union-attr]
         except BaseException:
             await asyncio.shield(_discard(connection))
             raise
 
     async def fetch(self, names: list[str]) -> list[Any]:
-        return list(await self._statement.fetch(names))
+        with _as_database_error("fresh read"):
+            return list(await self._statement.fetch(names))
 
     async def close(self, *, broken: bool = False) -> None:
         """Back to the pool; ``broken``: its state is unknown (an error, a cancelled
@@ -139,6 +146,18 @@ class _Channel:
             await _discard(self._connection)
         else:
             await self._connection.close()
+
+
+@contextlib.contextmanager
+def _as_database_error(statement: str) -> Iterator[None]:
+    """asyncpg's own errors (a lost connection, a server refusing) as SQLAlchemy's
+    OperationalError: what every other read raises, and the HTTP layer answers 503."""
+    try:
+        yield
+    except sa_exc.SQLAlchemyError:
+        raise
+    except Exception as error:
+        raise sa_exc.OperationalError(statement, None, error) from error
 
 
 async def _discard(connection: AsyncConnection) -> None:
@@ -240,7 +259,16 @@ class FreshReads:
             try:
                 return await self._use(self._idle.pop(), names)
             except Exception as error:
-                log.info("fresh read failed on a held connection (%s): once more", error)
+                log.info("fresh read failed on a held connection (%s): on a new one", error)
+                idle, self._idle = self._idle, []  # as dead, likely (a server restart)
+                for channel in idle:
+                    await channel.close(broken=True)
+        try:
+            return await self._use(await _Channel.open(self._db), names)
+        except sa_exc.DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        # A pooled connection was dead too: SQLAlchemy has dropped the pool's older ones.
         return await self._use(await _Channel.open(self._db), names)
 
     async def _use(self, channel: _Channel, names: list[str]) -> list[Any]:
