@@ -56,6 +56,11 @@ class Database:
         async with self._reader.connect() as connection:
             yield connection
 
+    async def hold(self) -> AsyncConnection:
+        """A connection for reads (autocommit on PostgreSQL) that the caller keeps until it
+        closes it: :mod:`regd.db.fresh` sends its prepared statement on such connections."""
+        return await self._reader.connect()
+
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction committed on exit, rolled back on error."""
@@ -68,6 +73,8 @@ class Database:
             yield connection
 
     async def close(self) -> None:
+        if self.fresh is not None:
+            await self.fresh.close()
         await self.engine.dispose()
 
 

@@ -38,9 +38,11 @@ def is_postgresql(conn: AsyncConnection) -> bool:
 
 
 #: The ``generations`` rows: ``auth`` is bumped by changes to credentials, tokens and
-#: grants; ``remotes`` by changes to remote registries and the image-registry settings.
+#: grants; ``remotes`` by changes to remote registries and the image-registry settings;
+#: ``catalog`` by the creation and deletion of repositories.
 AUTH_GENERATION = "auth"
 REMOTES_GENERATION = "remotes"
+CATALOG_GENERATION = "catalog"
 
 
 async def bump_generation(conn: AsyncConnection, name: str) -> None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from regd.db import Database
 from regd.db.schema import manifests, repositories, repository_blobs, tags, uploads
+from regd.db.sql import CATALOG_GENERATION, bump_generation
 from regd.registry.blobs import Blobs
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifests
@@ -158,6 +159,7 @@ class Inventory:
             # Its upload sessions end with it (their staged files go with the upload sweep).
             await conn.execute(sa.delete(uploads).where(uploads.c.repository == name))
             await conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
+            await bump_generation(conn, CATALOG_GENERATION)  # PostgreSQL: other replicas
         self._repositories.forget(name)
         self._manifests.forget_repository(repository_id)
         self._blobs.forget_repository(repository_id)

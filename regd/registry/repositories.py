@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import repositories
-from regd.db.sql import insert_ignore
+from regd.db.sql import CATALOG_GENERATION, bump_generation, insert_ignore
+from regd.registry.catalog import Catalog
 from regd.registry.clock import now
 from regd.registry.errors import ErrorCode, RegistryError
 
@@ -42,6 +43,7 @@ class Repositories:
         self._db = db
         self._shared = db.is_postgresql
         self._ids: Cache[str, int] = Cache(ID_CACHE_ENTRIES)
+        self._catalog = Catalog(db)
 
     async def ref(self, name: str) -> RepositoryRef | None:
         """The repository's id (and generation on PostgreSQL), or None when it does not exist."""
@@ -91,7 +93,8 @@ class Repositories:
         if found is None:
             # Another replica (PostgreSQL) may create it at the same time: whichever
             # commits second waits for the first here and then reads its row.
-            await insert_ignore(conn, repositories, {"name": name, "created_at": now()})
+            if await insert_ignore(conn, repositories, {"name": name, "created_at": now()}):
+                await bump_generation(conn, CATALOG_GENERATION)  # PostgreSQL: the catalog
             found = await conn.scalar(select)
         assert found is not None
         return int(found)
@@ -112,17 +115,15 @@ class Repositories:
     def remember(self, name: str, repository_id: int) -> None:
         """Cache an id once the transaction that created it has committed."""
         if not self._shared:
+            if self._ids.get(name) is None:  # perhaps just created: the catalog changed
+                self._catalog.changed()
             self._ids.put(name, repository_id)
 
     def forget(self, name: str) -> None:
+        """The repository was deleted (committed)."""
         self._ids.discard(name)
+        self._catalog.changed()
 
     async def catalog(self, limit: int | None, last: str | None) -> list[str]:
-        # Code-point order: SQLite compares bytes; PostgreSQL's column collates "C".
-        query = sa.select(repositories.c.name).order_by(repositories.c.name)
-        if last:
-            query = query.where(repositories.c.name > last)
-        if limit is not None:
-            query = query.limit(limit)
-        async with self._db.read() as conn:
-            return list((await conn.scalars(query)).all())
+        """Up to ``limit`` names after ``last``, in code-point order (:mod:`.catalog`)."""
+        return await self._catalog.page(limit, last)

@@ -286,6 +286,18 @@ def test_catalog(fresh_regd: RegdProcess) -> None:
         for bad in ("-1", "abc"):
             response = client.get("/v2/_catalog", params={"n": bad})
             assert_oci_error(response, 400, "PAGINATION_NUMBER_INVALID")
+        # The catalog is served from memory: every creation and deletion shows at once.
+        assert client.delete("/api/v1/repositories/zeta").status_code == 204
+        remaining = sorted(set(REPOSITORIES) - {"zeta"})
+        assert client.get("/v2/_catalog").json() == {"repositories": remaining}
+        assert client.post("/api/v1/repositories", json={"name": "new/empty"}).status_code == 201
+        mounted = client.post(
+            "/v2/new/mounted/blobs/uploads/", params={"mount": digest_of(b"0"), "from": "0"}
+        )
+        assert mounted.status_code == 201, mounted.text
+        expected = sorted([*remaining, "new/empty", "new/mounted"])
+        assert client.get("/v2/_catalog").json() == {"repositories": expected}
+        assert _walk(client, "/v2/_catalog", "repositories", 2)[0] == expected
 
 
 # -- referrers -------------------------------------------------------------------------------

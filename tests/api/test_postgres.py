@@ -401,6 +401,30 @@ def test_a_repository_deleted_through_one_replica_is_gone_from_the_other(
         assert _tags(on_a, "rep/gone") == ["2.0", "3.0"]
 
 
+def test_the_catalog_follows_repositories_created_and_deleted_through_the_other_replica(
+    a: RegdProcess, b: RegdProcess
+) -> None:
+    def catalog(client: httpx.Client) -> list[str]:
+        whole = client.get("/v2/_catalog")
+        assert whole.status_code == 200, whole.text
+        assert _walk(client, "/v2/_catalog", "repositories", 3) == whole.json()["repositories"]
+        return list(whole.json()["repositories"])
+
+    with a.client() as on_a, b.client() as on_b:
+        assert "rep/listed" not in catalog(on_b)  # b holds the catalog
+        push_blob(on_a, "rep/listed", b"rep-listed")  # created by a push
+        assert "rep/listed" in catalog(on_b)
+        created = on_a.post("/api/v1/repositories", json={"name": "rep/listed-empty"})
+        assert created.status_code == 201, created.text  # created empty, through the API
+        assert "rep/listed-empty" in catalog(on_b)
+        assert on_a.delete("/api/v1/repositories/rep/listed").status_code == 204
+        after = catalog(on_b)
+        assert "rep/listed" not in after
+        assert "rep/listed-empty" in after
+        assert after == sorted(after)
+        assert catalog(on_a) == after
+
+
 def test_a_token_revoked_through_one_replica_is_refused_by_the_other(
     a: RegdProcess, b: RegdProcess
 ) -> None:
@@ -519,7 +543,7 @@ def test_each_replica_logged_no_error(a: RegdProcess, b: RegdProcess) -> None:
 
 
 def test_fresh_reads_are_shared_and_never_older_than_the_ask(
-    a: RegdProcess, postgres_url: str
+    a: RegdProcess, postgres_cluster: PostgresCluster, postgres_url: str
 ) -> None:
     """regd/db/fresh.py, against the database the replicas use: concurrent asks share
     statements, and an ask made after a change committed (here: a tag pushed through a)
@@ -530,6 +554,7 @@ def test_fresh_reads_are_shared_and_never_older_than_the_ask(
         push_image(admin, "fresh/app", "1.0", seed="fresh-1")
 
     async def scenario() -> None:
+        [(opened,)] = await postgres_cluster.query(postgres_url, "SELECT clock_timestamp()")
         database = connect(postgres_url)
         fresh = database.fresh
         assert fresh is not None
@@ -541,6 +566,17 @@ def test_fresh_reads_are_shared_and_never_older_than_the_ask(
             # rest queue for a third while two are in flight (MAX_IN_FLIGHT).
             assert fresh.statements <= 3
             assert await fresh.ref("fresh/none") is None
+            # The server closes the connection held for these reads: the next read is sent
+            # again on a new one, and the caller never sees the failure.
+            killed = await postgres_cluster.query(
+                postgres_url,
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "  # waits
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                f"AND backend_start >= '{opened}'",
+            )
+            assert killed  # the held connection(s): one or two (MAX_IN_FLIGHT)
+            assert all(row == (True,) for row in killed)
+            assert await fresh.ref("fresh/app") == rows[0]
             before = rows[0][1]
             with a.client() as admin:  # a change committed through replica a...
                 push_image(admin, "fresh/app", "2.0", seed="fresh-2")
