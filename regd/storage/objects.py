@@ -8,11 +8,14 @@ Layout under the location's prefix::
     fresh/<algorithm>/<hex>          when the blob was last committed or pinned (unix time)
 
 Everything an upload needs lives in the object store, so a chunked upload can continue
-on any replica. A writer keeps at most one part (:data:`PART_SIZE`) in memory; when it
-closes, the tail it holds is stored as a part of its own, and the next writer of the
-upload takes a tail shorter than :data:`MIN_PART` back and rewrites it as it grows, so
-every part but the last is at least 5 MiB (S3's multipart rule). The upload's record is
-rewritten after each part, and only ever lists bytes that are stored.
+on any replica. A writer stores up to :data:`PARTS_IN_FLIGHT` parts (:data:`PART_SIZE`)
+at once while it fills the next one, so it holds at most ``PARTS_IN_FLIGHT + 1`` parts in
+memory; when it closes, the tail it holds is stored as a part of its own, and the next
+writer of the upload takes a tail shorter than :data:`MIN_PART` back and rewrites it as it
+grows, so every part but the last is at least 5 MiB (S3's multipart rule). The upload's
+record is written when a writer closes (one request, not one per part) and only ever
+lists bytes that are stored: a writer that fails or dies leaves the record of the last
+close, and parts past it are overwritten when the upload goes on from there.
 
 Commit joins the parts into ``blobs/<algorithm>/<hex>`` in one atomic step (Swift: a
 static large object manifest over the segments; S3: a multipart upload copying them
@@ -28,6 +31,7 @@ first (the commit sees no blob and stores its own bytes) or it sees the fresh ma
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import time
@@ -39,6 +43,8 @@ from regd.storage.pins import Pins
 
 #: Bytes a writer holds before it stores them as one part.
 PART_SIZE: Final = 8 << 20
+#: Parts one writer stores at once (the store's latency overlaps; memory: one more part).
+PARTS_IN_FLIGHT: Final = 3
 #: Parts shorter than this (S3's minimum) are taken back and rewritten by the next writer.
 MIN_PART: Final = 5 << 20
 
@@ -79,57 +85,56 @@ class ObjectBackend(Protocol):
 
 
 class _ObjectUploadWriter:
-    """Buffers up to one part, stores full parts, records them in the upload's record.
-
-    A full part is stored in the background while the next one fills (at most one part in
-    flight, so at most two in memory): receiving and storing overlap.
-    """
+    """Buffers a part, stores full parts in the background (up to :data:`PARTS_IN_FLIGHT`
+    at once, so receiving and storing overlap), and records them when it closes."""
 
     def __init__(self, store: ObjectStore, upload_id: str, sizes: list[int], tail: bytes) -> None:
         self._store = store
         self._upload_id = upload_id
         self.sizes = sizes  # stored parts (never rewritten), the tail (rewritten) excluded
         self.buffer = bytearray(tail)
-        self.pending = b""  # the part being stored
-        self._task: asyncio.Task[None] | None = None
+        #: Parts being stored, in order: their bytes and the task storing them.
+        self._flights: collections.deque[tuple[bytes, asyncio.Task[None]]] = collections.deque()
 
     def held(self) -> tuple[list[int], bytes]:
         """A consistent snapshot: the stored parts' sizes and the bytes after them."""
-        return list(self.sizes), self.pending + bytes(self.buffer)
+        in_flight = b"".join(part for part, _ in self._flights)
+        return list(self.sizes), in_flight + bytes(self.buffer)
 
     async def write(self, data: bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= PART_SIZE:
-            await self._settle()
-            self.pending = bytes(self.buffer[:PART_SIZE])
+            if len(self._flights) >= PARTS_IN_FLIGHT:
+                await self._land()
+            part = bytes(self.buffer[:PART_SIZE])
             del self.buffer[:PART_SIZE]
-            self._task = asyncio.create_task(self._flush(self.pending))
+            self._launch(part)
 
-    async def _settle(self) -> None:
-        """Wait for the part in flight (raising what storing it raised)."""
-        task, self._task = self._task, None
-        if task is not None:
-            await task
+    def _launch(self, part: bytes) -> None:
+        key = self._store.segment_key(self._upload_id, len(self.sizes) + len(self._flights))
+        self._flights.append((part, asyncio.create_task(self._store.backend.put(key, part))))
 
-    async def _flush(self, part: bytes) -> None:
-        index = len(self.sizes)
-        await self._store.backend.put(self._store.segment_key(self._upload_id, index), part)
+    async def _land(self) -> None:
+        """Wait for the oldest part in flight (raising what storing it raised)."""
+        part, task = self._flights[0]
+        await task
+        self._flights.popleft()
         self.sizes.append(len(part))
-        self.pending = b""
-        await self._store.save_record(self._upload_id, self.sizes)
 
     async def close(self) -> None:
         try:
-            await self._settle()
             if self.buffer:
-                part = self.pending = bytes(self.buffer)
+                self._launch(bytes(self.buffer))
                 self.buffer.clear()
-                await self._flush(part)
+            while self._flights:
+                await self._land()
+            await self._store.save_record(self._upload_id, self.sizes)
         finally:
-            if self._task is not None:
-                self._task.cancel()
+            for _, task in self._flights:
+                task.cancel()
+            for _, task in self._flights:
                 with contextlib.suppress(BaseException):
-                    await self._task
+                    await task
             self._store.writers.pop(self._upload_id, None)
 
 

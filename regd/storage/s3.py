@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 #: Bytes per read of a streamed GET.
 READ_CHUNK = 1 << 20
+#: Server-side part copies at once when a commit joins the parts of an upload.
+COPY_CONCURRENCY = 8
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 _T = TypeVar("_T")
 
@@ -198,18 +200,25 @@ class S3Backend:
                 await self._copy_multipart(key, parts)
         except (BotoCoreError, ClientError, TimeoutError) as error:
             raise self._failure(f"commit {key}", error) from None
-        for part, _ in parts:
-            with contextlib.suppress(StorageUnavailable):
-                await self.delete(part)
+        with contextlib.suppress(BotoCoreError, ClientError, TimeoutError):
+            for start in range(0, len(parts), 1000):  # DeleteObjects takes 1000 keys
+                batch = [{"Key": part} for part, _ in parts[start : start + 1000]]
+                await self._bounded(
+                    self.client.delete_objects(
+                        Bucket=self.bucket,
+                        Delete={"Objects": batch, "Quiet": True},  # type: ignore[typeddict-item]
+                    )
+                )
 
     async def _copy_multipart(self, key: str, parts: Sequence[tuple[str, int]]) -> None:
         created = await self._bounded(
             self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
         )
         upload_id = created["UploadId"]
-        try:
-            completed = []
-            for number, (part, size) in enumerate(parts, start=1):
+        slots = asyncio.Semaphore(COPY_CONCURRENCY)
+
+        async def copy(number: int, part: str, size: int) -> dict[str, Any]:
+            async with slots:
                 copied = await self._bounded(
                     self.client.upload_part_copy(
                         Bucket=self.bucket,
@@ -220,7 +229,14 @@ class S3Backend:
                         CopySourceRange=f"bytes=0-{size - 1}",
                     )
                 )
-                completed.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
+            return {"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]}
+
+        copies = [
+            asyncio.ensure_future(copy(number, part, size))
+            for number, (part, size) in enumerate(parts, start=1)
+        ]
+        try:
+            completed = await asyncio.gather(*copies)
             await self._bounded(
                 self.client.complete_multipart_upload(
                     Bucket=self.bucket,
@@ -230,6 +246,9 @@ class S3Backend:
                 )
             )
         except BaseException:
+            for pending in copies:
+                pending.cancel()
+            await asyncio.gather(*copies, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._bounded(
                     self.client.abort_multipart_upload(
