@@ -22,10 +22,12 @@ static large object manifest over the segments; S3: a multipart upload copying t
 server-side): the blob key never holds half an object.
 
 Removal (garbage collection) against commit and mount: there is no rename, so both sides
-take the digest's lock in the metadata database (given as ``lock``). Commit and
-:meth:`pin` write ``fresh/…`` and look at the blob under the lock; :meth:`remove`, called
-with the lock held, keeps the blob when ``fresh/…`` is recent. Either the removal comes
-first (the commit sees no blob and stores its own bytes) or it sees the fresh mark.
+use the digest's lock in the metadata database (given as ``lock``). :meth:`remove` runs
+with the lock held and keeps the blob when ``fresh/…`` is recent. Commit and :meth:`pin`
+write ``fresh/…``, then pass through the lock, then look at the blob: either a removal
+held the lock first (it has deleted when they pass, so they see no blob and store their
+own bytes) or it takes the lock after them and reads their mark. No object-store request
+is made while they hold the lock (with SQLite it is the database's one writer lock).
 """
 
 from __future__ import annotations
@@ -191,11 +193,18 @@ class ObjectStore:
         self._pins.unpin(algorithm, hexdigest)
 
     async def _mark_fresh(self, algorithm: str, hexdigest: str) -> int | None:
-        """Under the digest's lock: write the fresh mark, then the blob's size (None: absent)."""
+        """Mark the blob fresh; its size once no removal can take it (None: absent).
+
+        The lock is a barrier here, held for no store round trip: every removal of the
+        digest that took it before us has finished deleting when we get it, and every one
+        that takes it after us reads the mark written before we took it, and keeps the
+        blob. So the size looked at after the barrier is of a blob that stays (or None,
+        and the caller stores its own bytes)."""
+        stamp = json.dumps({"time": time.time()}).encode()
+        await self.backend.put(self._fresh_key(algorithm, hexdigest), stamp)
         async with self._lock(f"{algorithm}:{hexdigest}"):
-            stamp = json.dumps({"time": time.time()}).encode()
-            await self.backend.put(self._fresh_key(algorithm, hexdigest), stamp)
-            return await self.stat(algorithm, hexdigest)
+            pass
+        return await self.stat(algorithm, hexdigest)
 
     async def pin(self, algorithm: str, hexdigest: str) -> bool:
         self._pins.pin(algorithm, hexdigest)

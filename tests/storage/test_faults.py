@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.support.oci import assert_oci_error, digest_of, start_upload, upload_
 from tests.support.server import RegdProcess
 from tests.support.swift import REGION, SwiftServer, regd_on_object_storage, swift_server_fixture
 from tests.support.upstreams import FaultyProxy
+from tests.support.waiting import wait_until
 
 __all__ = ["swift_server_fixture"]
 
@@ -227,3 +229,46 @@ def test_a_monolithic_push_to_a_hanging_store_leaves_nothing_and_the_retry_succe
         pushed = http.post("/v2/hang/mono/blobs/uploads/", params={"digest": digest}, content=data)
         assert pushed.status_code == 201, pushed.text
         assert http.get(f"/v2/hang/mono/blobs/{digest}").content == data
+
+
+@pytest.mark.parametrize("driver", ["swift", "s3"])
+def test_a_commit_waiting_on_the_store_does_not_hold_the_database_writer(
+    driver: str, swift_server: SwiftServer, tmp_path: Path
+) -> None:
+    """The object-store requests of a commit (its fresh mark, its look at the blob) are made
+    outside the digest's lock, which with SQLite is the database's one writer lock: while
+    the store does not answer the commit, other writes go on."""
+    data = os.urandom(MiB)
+    digest = digest_of(data)
+    with _faulty(driver, swift_server, tmp_path / "data", "timeout=30") as (server, proxy):
+        proxy.hang(only="/fresh/")
+        outcome: list[httpx.Response] = []
+
+        def push() -> None:
+            with server.client() as http:
+                url = "/v2/locks/app/blobs/uploads/"
+                outcome.append(http.post(url, params={"digest": digest}, content=data))
+
+        pusher = threading.Thread(target=push)
+        pusher.start()
+        try:
+            wait_until(lambda: any("/fresh/" in r.path for r in proxy.requests()), 30, "the commit")
+            started = time.monotonic()
+            with server.client() as http:
+                session = start_upload(http, "locks/other")  # a database write
+                assert session.location
+            # Not after the commit gave up on the store (30 s): while it waits.
+            assert time.monotonic() - started < 15
+            assert pusher.is_alive()
+        finally:
+            proxy.unhang()
+            pusher.join(60)
+        with server.client() as http:
+            if outcome[0].status_code != 201:  # S3 retries the 504 the store gives at last
+                assert_oci_error(outcome[0], 503, "UNAVAILABLE")
+                assert http.head(f"/v2/locks/app/blobs/{digest}").status_code == 404
+                pushed = http.post(
+                    "/v2/locks/app/blobs/uploads/", params={"digest": digest}, content=data
+                )
+                assert pushed.status_code == 201, pushed.text
+            assert http.get(f"/v2/locks/app/blobs/{digest}").content == data

@@ -183,8 +183,9 @@ class FaultyProxy:
     - ``corrupt``: blob digests whose GET bodies get one byte flipped (same length).
     - ``hold_blobs()``: blob GETs wait (recorded already) until ``release_blobs()``;
       ``hold_manifests()`` / ``release_manifests()`` likewise for manifest GETs and HEADs.
-    - ``hang()``: every request waits unanswered, its body unread (a server that stopped
-      responding), until ``unhang()``; then it is answered 504 without being forwarded.
+    - ``hang()``: every request (``hang(only)``: whose path contains ``only``) waits
+      unanswered, its body unread (a server that stopped responding), until ``unhang()``;
+      then it is answered 504 without being forwarded.
     """
 
     def __init__(
@@ -205,6 +206,7 @@ class FaultyProxy:
         self._manifests_held.set()
         self._flowing = threading.Event()
         self._flowing.set()
+        self._hang_only = ""
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -243,7 +245,8 @@ class FaultyProxy:
     def release_manifests(self) -> None:
         self._manifests_held.set()
 
-    def hang(self) -> None:
+    def hang(self, only: str = "") -> None:
+        self._hang_only = only
         self._flowing.clear()
 
     def unhang(self) -> None:
@@ -311,7 +314,7 @@ class FaultyProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         index = self._record(request)
-        if not self._flowing.is_set():
+        if not self._flowing.is_set() and self._hang_only in request.path:
             await asyncio.get_running_loop().run_in_executor(None, self._flowing.wait)
             self._answered(index, 504)
             return web.Response(status=504)
