@@ -4,8 +4,10 @@ Layout under the location's prefix::
 
     blobs/<algorithm>/<hex>          committed, immutable blobs
     uploads/<upload id>              an upload in flight: JSON list of its parts' sizes
+                                     (being committed: {"sizes": [...], "blob": key})
     segments/<upload id>/<nnnnnn>    the staged parts of that upload
-    fresh/<algorithm>/<hex>          when the blob was last committed or pinned (unix time)
+    fresh/<algorithm>/<hex>/<ms>-<r> the blob was committed or pinned at <ms> (unix time,
+                                     milliseconds); a new mark each time, never rewritten
 
 Everything an upload needs lives in the object store, so a chunked upload can continue
 on any replica. A writer stores up to :data:`PARTS_IN_FLIGHT` parts (:data:`PART_SIZE`)
@@ -20,6 +22,15 @@ close, and parts past it are overwritten when the upload goes on from there.
 Commit joins the parts into ``blobs/<algorithm>/<hex>`` in one atomic step (Swift: a
 static large object manifest over the segments; S3: a multipart upload copying them
 server-side): the blob key never holds half an object.
+
+Leftovers of a crash: an upload's record goes last (its parts are deleted first), and a
+commit names its blob in the record before joining the parts, so a record always says
+which parts may be deleted: all of them, but those the blob it names uses (Swift: the
+static large object's segments). ``uploads/…`` of no upload session are deleted by the
+registry's sweeps (:meth:`delete_upload`); :meth:`purge_removed` (garbage collection, and
+at start-up) drops fresh marks older than the grace and aborts S3 multipart uploads of
+commits that died. Marks are never rewritten, so dropping an old one never drops the new
+one a commit is writing at the same moment.
 
 Removal (garbage collection) against commit and mount: there is no rename, so both sides
 use the digest's lock in the metadata database (given as ``lock``). :meth:`remove` runs
@@ -36,6 +47,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -82,6 +94,14 @@ class ObjectBackend(Protocol):
 
     async def signed_url(self, key: str, expires: int) -> str:
         """A URL that GETs ``key`` without credentials for ``expires`` seconds."""
+
+    async def parts_of(self, key: str) -> set[str]:
+        """The keys of the parts the object made by :meth:`compose` at ``key`` still uses
+        (none when it copied them, or when there is no such object)."""
+
+    async def abort_incomplete(self, prefix: str, older_than: float) -> int:
+        """Abandon composes under ``prefix`` begun before ``older_than`` that never
+        finished (S3 multipart uploads); how many."""
 
     async def close(self) -> None: ...
 
@@ -157,7 +177,13 @@ class ObjectStore:
         return f"{self._prefix}blobs/{algorithm}/{hexdigest}"
 
     def _fresh_key(self, algorithm: str, hexdigest: str) -> str:
+        """The blob's marks: this key (a mark written before marks had names of their own)
+        and the keys under it."""
         return f"{self._prefix}fresh/{algorithm}/{hexdigest}"
+
+    def _marks(self, prefix: str) -> AsyncIterator[tuple[str, float]]:
+        """Fresh marks under ``prefix``: (key, unix time marked)."""
+        return _mark_times(self.backend.list(prefix))
 
     def _record_key(self, upload_id: str) -> str:
         if not upload_id or "/" in upload_id or upload_id.startswith("."):
@@ -200,8 +226,8 @@ class ObjectStore:
         that takes it after us reads the mark written before we took it, and keeps the
         blob. So the size looked at after the barrier is of a blob that stays (or None,
         and the caller stores its own bytes)."""
-        stamp = json.dumps({"time": time.time()}).encode()
-        await self.backend.put(self._fresh_key(algorithm, hexdigest), stamp)
+        name = f"{round(time.time() * 1000):013d}-{secrets.token_hex(4)}"
+        await self.backend.put(f"{self._fresh_key(algorithm, hexdigest)}/{name}", b"")
         async with self._lock(f"{algorithm}:{hexdigest}"):
             pass
         return await self.stat(algorithm, hexdigest)
@@ -218,13 +244,11 @@ class ObjectStore:
         return stored
 
     async def _fresh_time(self, algorithm: str, hexdigest: str) -> float:
-        raw = await self._get_small(self._fresh_key(algorithm, hexdigest))
-        if raw is None:
-            return 0.0
-        try:
-            return float(json.loads(raw)["time"])
-        except (ValueError, KeyError, TypeError):
-            return 0.0
+        """When the blob was last marked fresh (0: never)."""
+        return max(
+            [marked async for _, marked in self._marks(self._fresh_key(algorithm, hexdigest))],
+            default=0.0,
+        )
 
     async def remove(self, algorithm: str, hexdigest: str, fresh_since: float) -> int | None:
         if self._pins.pinned(algorithm, hexdigest):
@@ -235,11 +259,19 @@ class ObjectStore:
         if size is None:
             return 0
         await self.backend.delete_composed(self._blob_key(algorithm, hexdigest))
-        await self.backend.delete(self._fresh_key(algorithm, hexdigest))
+        async for key, _ in self._marks(self._fresh_key(algorithm, hexdigest)):
+            await self.backend.delete(key)
         return size
 
     async def purge_removed(self, older_than: float) -> int:
-        return 0  # removal deletes at once: nothing is left in between
+        """Removal deletes at once; this drops fresh marks made before ``older_than`` (they
+        protect nothing from a collection with that cutoff or a later one) and aborts S3
+        multipart uploads of commits begun before it (a crash mid-commit)."""
+        async for key, marked in self._marks(f"{self._prefix}fresh/"):
+            if marked < older_than:
+                await self.backend.delete(key)
+        await self.backend.abort_incomplete(f"{self._prefix}blobs/", older_than)
+        return 0
 
     async def list_blobs(self) -> AsyncIterator[tuple[str, str]]:
         start = len(self._prefix) + len("blobs/")
@@ -257,14 +289,25 @@ class ObjectStore:
         except FileNotFoundError:
             return None
 
-    async def save_record(self, upload_id: str, sizes: Sequence[int]) -> None:
-        await self.backend.put(self._record_key(upload_id), json.dumps(list(sizes)).encode())
+    async def save_record(
+        self, upload_id: str, sizes: Sequence[int], blob: str | None = None
+    ) -> None:
+        """The upload's parts; ``blob``: the key a commit is joining them into."""
+        record: object = list(sizes) if blob is None else {"sizes": list(sizes), "blob": blob}
+        await self.backend.put(self._record_key(upload_id), json.dumps(record).encode())
 
-    async def _record(self, upload_id: str) -> list[int] | None:
+    async def _record_and_blob(self, upload_id: str) -> tuple[list[int], str | None] | None:
         raw = await self._get_small(self._record_key(upload_id))
         if raw is None:
             return None
-        return [int(size) for size in json.loads(raw)]
+        record = json.loads(raw)
+        if isinstance(record, dict):
+            return [int(size) for size in record["sizes"]], str(record["blob"])
+        return [int(size) for size in record], None
+
+    async def _record(self, upload_id: str) -> list[int] | None:
+        found = await self._record_and_blob(upload_id)
+        return None if found is None else found[0]
 
     async def create_upload(self, upload_id: str) -> None:
         await self.save_record(upload_id, [])
@@ -323,19 +366,26 @@ class ObjectStore:
                 await self.delete_upload(upload_id)
                 return
             parts = [(self.segment_key(upload_id, i), size) for i, size in enumerate(sizes)]
-            await self.backend.compose(self._blob_key(algorithm, hexdigest), parts)
+            blob = self._blob_key(algorithm, hexdigest)
+            await self.save_record(upload_id, sizes, blob)  # a crash from here: see delete_upload
+            await self.backend.compose(blob, parts)
             await self.backend.delete(self._record_key(upload_id))
         except BaseException:
             self.unpin(algorithm, hexdigest)
             raise
 
     async def delete_upload(self, upload_id: str) -> None:
-        # Without its record the upload was committed (its segments may be the blob's now)
-        # or is gone already.
-        if not await self.backend.delete(self._record_key(upload_id)):
+        """The upload's parts, then its record. Without a record the upload was committed
+        (its parts may be the blob's now) or is gone already; with a record naming a blob
+        (a commit that did not finish), the parts that blob uses stay."""
+        found = await self._record_and_blob(upload_id)
+        if found is None:
             return
+        keep = set() if found[1] is None else await self.backend.parts_of(found[1])
         async for key, _ in self.backend.list(f"{self._prefix}segments/{upload_id}/"):
-            await self.backend.delete(key)
+            if key not in keep:
+                await self.backend.delete(key)
+        await self.backend.delete(self._record_key(upload_id))
 
     async def list_uploads(self) -> AsyncIterator[tuple[str, float]]:
         start = len(self._prefix) + len("uploads/")
@@ -347,3 +397,13 @@ class ObjectStore:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.shield(self.backend.close())
+
+
+async def _mark_times(
+    listing: AsyncIterator[tuple[str, float]],
+) -> AsyncIterator[tuple[str, float]]:
+    """(key, unix time) of fresh marks: from the name (``<ms>-<random>``), or the object's
+    last-modified time for a mark from before marks had names."""
+    async for key, modified in listing:
+        stamp = key.rpartition("/")[2].partition("-")[0]
+        yield key, int(stamp) / 1000 if len(stamp) == 13 and stamp.isdigit() else modified

@@ -257,6 +257,34 @@ class S3Backend:
                 )
             raise
 
+    async def parts_of(self, key: str) -> set[str]:
+        return set()  # compose copies the parts
+
+    async def abort_incomplete(self, prefix: str, older_than: float) -> int:
+        """Abort the multipart uploads under ``prefix`` begun before ``older_than``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        aborted = 0
+        try:
+            pages = aiter(
+                self.client.get_paginator("list_multipart_uploads").paginate(
+                    Bucket=self.bucket, Prefix=prefix
+                )
+            )
+            while (page := await self._bounded(anext(pages, None))) is not None:
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"].timestamp() >= older_than:
+                        continue
+                    await self._bounded(
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                    )
+                    aborted += 1
+        except (BotoCoreError, ClientError, TimeoutError) as error:
+            raise self._failure(f"LIST multipart uploads {prefix}", error) from None
+        return aborted
+
     async def signed_url(self, key: str, expires: int) -> str:
         """A GET URL for ``key`` valid ``expires`` seconds (signed by botocore)."""
         url: str = await self.client.generate_presigned_url(

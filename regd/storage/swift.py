@@ -317,6 +317,27 @@ class SwiftBackend:
                     f"Swift {self._storage_url}: PUT manifest {key}: {response.status} {text}"
                 )
 
+    async def parts_of(self, key: str) -> set[str]:
+        """The segments of the static large object at ``key`` (its manifest)."""
+        params = {"multipart-manifest": "get", "format": "raw"}
+        async with self._request("GET", key, params=params) as response:
+            if response.status == 404:
+                return set()
+            if response.status >= 300:
+                raise self._unexpected("GET", key, response)
+            if response.headers.get("X-Static-Large-Object", "").lower() != "true":
+                return set()
+            manifest = json.loads(await response.read())
+        prefix = f"/{self.container}/"
+        return {
+            entry["path"].removeprefix(prefix)
+            for entry in manifest
+            if entry.get("path", "").startswith(prefix)
+        }
+
+    async def abort_incomplete(self, prefix: str, older_than: float) -> int:
+        return 0  # a static large object is one PUT: it exists whole or not at all
+
     async def signed_url(self, key: str, expires: int) -> str:
         """A temp URL (the account's Temp-URL-Key; one is set when the account has none)."""
         from swiftclient.utils import generate_temp_url

@@ -183,7 +183,7 @@ class FaultyProxy:
     - ``corrupt``: blob digests whose GET bodies get one byte flipped (same length).
     - ``hold_blobs()``: blob GETs wait (recorded already) until ``release_blobs()``;
       ``hold_manifests()`` / ``release_manifests()`` likewise for manifest GETs and HEADs.
-    - ``hang()``: every request (``hang(only)``: whose path contains ``only``) waits
+    - ``hang()``: every request (``hang(only)``: whose path and query hold ``only``) waits
       unanswered, its body unread (a server that stopped responding), until ``unhang()``;
       then it is answered 504 without being forwarded.
     """
@@ -314,7 +314,7 @@ class FaultyProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         index = self._record(request)
-        if not self._flowing.is_set() and self._hang_only in request.path:
+        if not self._flowing.is_set() and self._hang_only in request.path_qs:
             await asyncio.get_running_loop().run_in_executor(None, self._flowing.wait)
             self._answered(index, 504)
             return web.Response(status=504)
