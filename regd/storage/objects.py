@@ -243,23 +243,18 @@ class ObjectStore:
             self.unpin(algorithm, hexdigest)
         return stored
 
-    async def _fresh_time(self, algorithm: str, hexdigest: str) -> float:
-        """When the blob was last marked fresh (0: never)."""
-        return max(
-            [marked async for _, marked in self._marks(self._fresh_key(algorithm, hexdigest))],
-            default=0.0,
-        )
-
     async def remove(self, algorithm: str, hexdigest: str, fresh_since: float) -> int | None:
         if self._pins.pinned(algorithm, hexdigest):
             return None
-        if await self._fresh_time(algorithm, hexdigest) >= fresh_since:
+        marks = [mark async for mark in self._marks(self._fresh_key(algorithm, hexdigest))]
+        if max((marked for _, marked in marks), default=0.0) >= fresh_since:
             return None
         size = await self.stat(algorithm, hexdigest)
         if size is None:
             return 0
         await self.backend.delete_composed(self._blob_key(algorithm, hexdigest))
-        async for key, _ in self._marks(self._fresh_key(algorithm, hexdigest)):
+        # Only the marks read above: a commit marking the blob now keeps its new mark.
+        for key, _ in marks:
             await self.backend.delete(key)
         return size
 
