@@ -569,7 +569,10 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(opts, work, swift, data)
             for round_no in range(opts.rounds):
                 for name in targets if round_no % 2 == 0 else targets[::-1]:
-                    bench.target(name, round_no)
+                    try:
+                        bench.target(name, round_no)
+                    except Exception as error:  # one target failing loses only its figures
+                        log(f"  {name} failed: {type(error).__name__}: {error}")
     finally:
         if not opts.keep:
             subprocess.run(["rm", "-rf", str(work)], check=False)
