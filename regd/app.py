@@ -107,7 +107,11 @@ async def _housekeeping(registry: Registry, settings: Settings, audit: AuditLog)
     try:
         # Staged files of uploads that died with a crash; other replicas' in-flight ones
         # (PostgreSQL) are recent and stay.
-        await registry.uploads.sweep_orphans(600.0 if registry.db.is_postgresql else 0.0)
+        guard = 600.0 if registry.db.is_postgresql else 0.0
+        await registry.uploads.sweep_orphans(guard)
+        # What a crash left in the store besides (object storage: fresh marks past the
+        # collection grace, S3 multipart uploads of commits that died).
+        await registry.store.purge_removed(time.time() - max(settings.gc_grace, guard))
     except Exception:
         log.exception("sweeping orphaned upload files failed")
     while True:

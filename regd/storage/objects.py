@@ -4,32 +4,50 @@ Layout under the location's prefix::
 
     blobs/<algorithm>/<hex>          committed, immutable blobs
     uploads/<upload id>              an upload in flight: JSON list of its parts' sizes
+                                     (being committed: {"sizes": [...], "blob": key})
     segments/<upload id>/<nnnnnn>    the staged parts of that upload
-    fresh/<algorithm>/<hex>          when the blob was last committed or pinned (unix time)
+    fresh/<algorithm>/<hex>/<ms>-<r> the blob was committed or pinned at <ms> (unix time,
+                                     milliseconds); a new mark each time, never rewritten
 
 Everything an upload needs lives in the object store, so a chunked upload can continue
-on any replica. A writer keeps at most one part (:data:`PART_SIZE`) in memory; when it
-closes, the tail it holds is stored as a part of its own, and the next writer of the
-upload takes a tail shorter than :data:`MIN_PART` back and rewrites it as it grows, so
-every part but the last is at least 5 MiB (S3's multipart rule). The upload's record is
-rewritten after each part, and only ever lists bytes that are stored.
+on any replica. A writer stores up to :data:`PARTS_IN_FLIGHT` parts (:data:`PART_SIZE`)
+at once while it fills the next one, so it holds at most ``PARTS_IN_FLIGHT + 1`` parts in
+memory; when it closes, the tail it holds is stored as a part of its own, and the next
+writer of the upload takes a tail shorter than :data:`MIN_PART` back and rewrites it as it
+grows, so every part but the last is at least 5 MiB (S3's multipart rule). The upload's
+record is written when a writer closes (one request, not one per part) and only ever
+lists bytes that are stored: a writer that fails or dies leaves the record of the last
+close, and parts past it are overwritten when the upload goes on from there.
 
 Commit joins the parts into ``blobs/<algorithm>/<hex>`` in one atomic step (Swift: a
 static large object manifest over the segments; S3: a multipart upload copying them
 server-side): the blob key never holds half an object.
 
+Leftovers of a crash: an upload's record goes last (its parts are deleted first), and a
+commit names its blob in the record before joining the parts, so a record always says
+which parts may be deleted: all of them, but those the blob it names uses (Swift: the
+static large object's segments). ``uploads/…`` of no upload session are deleted by the
+registry's sweeps (:meth:`delete_upload`); :meth:`purge_removed` (garbage collection, and
+at start-up) drops fresh marks older than the grace and aborts S3 multipart uploads of
+commits that died. Marks are never rewritten, so dropping an old one never drops the new
+one a commit is writing at the same moment.
+
 Removal (garbage collection) against commit and mount: there is no rename, so both sides
-take the digest's lock in the metadata database (given as ``lock``). Commit and
-:meth:`pin` write ``fresh/…`` and look at the blob under the lock; :meth:`remove`, called
-with the lock held, keeps the blob when ``fresh/…`` is recent. Either the removal comes
-first (the commit sees no blob and stores its own bytes) or it sees the fresh mark.
+use the digest's lock in the metadata database (given as ``lock``). :meth:`remove` runs
+with the lock held and keeps the blob when ``fresh/…`` is recent. Commit and :meth:`pin`
+write ``fresh/…``, then pass through the lock, then look at the blob: either a removal
+held the lock first (it has deleted when they pass, so they see no blob and store their
+own bytes) or it takes the lock after them and reads their mark. No object-store request
+is made while they hold the lock (with SQLite it is the database's one writer lock).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -39,6 +57,8 @@ from regd.storage.pins import Pins
 
 #: Bytes a writer holds before it stores them as one part.
 PART_SIZE: Final = 8 << 20
+#: Parts one writer stores at once (the store's latency overlaps; memory: one more part).
+PARTS_IN_FLIGHT: Final = 3
 #: Parts shorter than this (S3's minimum) are taken back and rewritten by the next writer.
 MIN_PART: Final = 5 << 20
 
@@ -75,81 +95,88 @@ class ObjectBackend(Protocol):
     async def signed_url(self, key: str, expires: int) -> str:
         """A URL that GETs ``key`` without credentials for ``expires`` seconds."""
 
+    async def parts_of(self, key: str) -> set[str]:
+        """The keys of the parts the object made by :meth:`compose` at ``key`` still uses
+        (none when it copied them, or when there is no such object)."""
+
+    async def abort_incomplete(self, prefix: str, older_than: float) -> int:
+        """Abandon composes under ``prefix`` begun before ``older_than`` that never
+        finished (S3 multipart uploads); how many."""
+
     async def close(self) -> None: ...
 
 
 class _ObjectUploadWriter:
-    """Buffers up to one part, stores full parts, records them in the upload's record.
-
-    A full part is stored in the background while the next one fills (at most one part in
-    flight, so at most two in memory): receiving and storing overlap.
-    """
+    """Buffers a part, stores full parts in the background (up to :data:`PARTS_IN_FLIGHT`
+    at once, so receiving and storing overlap), and records them when it closes."""
 
     def __init__(self, store: ObjectStore, upload_id: str, sizes: list[int], tail: bytes) -> None:
         self._store = store
         self._upload_id = upload_id
         self.sizes = sizes  # stored parts (never rewritten), the tail (rewritten) excluded
         self.buffer = bytearray(tail)
-        self.pending = b""  # the part being stored
-        self._task: asyncio.Task[None] | None = None
-        self._opened = (list(sizes), tail)  # what abandon() puts back
+        #: Parts being stored, in order: their bytes and the task storing them.
+        self._flights: collections.deque[tuple[bytes, asyncio.Task[None]]] = collections.deque()
+        self._opened = (len(sizes), tail)  # what abandon() puts back
 
     def held(self) -> tuple[list[int], bytes]:
         """A consistent snapshot: the stored parts' sizes and the bytes after them."""
-        return list(self.sizes), self.pending + bytes(self.buffer)
+        in_flight = b"".join(part for part, _ in self._flights)
+        return list(self.sizes), in_flight + bytes(self.buffer)
 
     async def write(self, data: bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= PART_SIZE:
-            await self._settle()
-            self.pending = bytes(self.buffer[:PART_SIZE])
+            if len(self._flights) >= PARTS_IN_FLIGHT:
+                await self._land()
+            part = bytes(self.buffer[:PART_SIZE])
             del self.buffer[:PART_SIZE]
-            self._task = asyncio.create_task(self._flush(self.pending))
+            self._launch(part)
 
-    async def _settle(self) -> None:
-        """Wait for the part in flight (raising what storing it raised)."""
-        task, self._task = self._task, None
-        if task is not None:
-            await task
+    def _launch(self, part: bytes) -> None:
+        key = self._store.segment_key(self._upload_id, len(self.sizes) + len(self._flights))
+        self._flights.append((part, asyncio.create_task(self._store.backend.put(key, part))))
 
-    async def _flush(self, part: bytes) -> None:
-        index = len(self.sizes)
-        await self._store.backend.put(self._store.segment_key(self._upload_id, index), part)
+    async def _land(self) -> None:
+        """Wait for the oldest part in flight (raising what storing it raised)."""
+        part, task = self._flights[0]
+        await task
+        self._flights.popleft()
         self.sizes.append(len(part))
-        self.pending = b""
-        await self._store.save_record(self._upload_id, self.sizes)
 
     async def close(self) -> None:
         try:
-            await self._settle()
             if self.buffer:
-                part = self.pending = bytes(self.buffer)
+                self._launch(bytes(self.buffer))
                 self.buffer.clear()
-                await self._flush(part)
+            while self._flights:
+                await self._land()
+            await self._store.save_record(self._upload_id, self.sizes)
         finally:
-            if self._task is not None:
-                self._task.cancel()
+            for _, task in self._flights:
+                task.cancel()
+            for _, task in self._flights:
                 with contextlib.suppress(BaseException):
-                    await self._task
+                    await task
             self._store.writers.pop(self._upload_id, None)
 
     async def abandon(self) -> None:
-        """Put back the record (and the short last part, which a flush rewrites) as they
-        were at open, then delete the parts written since."""
+        """Cancel the parts in flight, put back the short last part (a launched part takes
+        its index), and delete the parts written since open. The record is written only by
+        :meth:`close`, so it still lists what was there at open."""
         try:
-            if self._task is not None:
-                self._task.cancel()
+            for _, task in self._flights:
+                task.cancel()
+            for _, task in self._flights:
                 with contextlib.suppress(BaseException):
-                    await self._task
+                    await task
             stored, tail = self._opened
-            written = len(self.sizes) + 1  # a part being stored may not be counted yet
+            written = len(self.sizes) + len(self._flights)
+            self._flights.clear()
             if tail:
-                await self._store.backend.put(
-                    self._store.segment_key(self._upload_id, len(stored)), tail
-                )
-            await self._store.save_record(self._upload_id, [*stored, len(tail)] if tail else stored)
-            first_new = len(stored) + (1 if tail else 0)
-            for index in range(first_new, written):
+                key = self._store.segment_key(self._upload_id, stored)
+                await self._store.backend.put(key, tail)
+            for index in range(stored + (1 if tail else 0), written):
                 await self._store.backend.delete(self._store.segment_key(self._upload_id, index))
         finally:
             self._store.writers.pop(self._upload_id, None)
@@ -172,7 +199,13 @@ class ObjectStore:
         return f"{self._prefix}blobs/{algorithm}/{hexdigest}"
 
     def _fresh_key(self, algorithm: str, hexdigest: str) -> str:
+        """The blob's marks: this key (a mark written before marks had names of their own)
+        and the keys under it."""
         return f"{self._prefix}fresh/{algorithm}/{hexdigest}"
+
+    def _marks(self, prefix: str) -> AsyncIterator[tuple[str, float]]:
+        """Fresh marks under ``prefix``: (key, unix time marked)."""
+        return _mark_times(self.backend.list(prefix))
 
     def _record_key(self, upload_id: str) -> str:
         if not upload_id or "/" in upload_id or upload_id.startswith("."):
@@ -208,11 +241,18 @@ class ObjectStore:
         self._pins.unpin(algorithm, hexdigest)
 
     async def _mark_fresh(self, algorithm: str, hexdigest: str) -> int | None:
-        """Under the digest's lock: write the fresh mark, then the blob's size (None: absent)."""
+        """Mark the blob fresh; its size once no removal can take it (None: absent).
+
+        The lock is a barrier here, held for no store round trip: every removal of the
+        digest that took it before us has finished deleting when we get it, and every one
+        that takes it after us reads the mark written before we took it, and keeps the
+        blob. So the size looked at after the barrier is of a blob that stays (or None,
+        and the caller stores its own bytes)."""
+        name = f"{round(time.time() * 1000):013d}-{secrets.token_hex(4)}"
+        await self.backend.put(f"{self._fresh_key(algorithm, hexdigest)}/{name}", b"")
         async with self._lock(f"{algorithm}:{hexdigest}"):
-            stamp = json.dumps({"time": time.time()}).encode()
-            await self.backend.put(self._fresh_key(algorithm, hexdigest), stamp)
-            return await self.stat(algorithm, hexdigest)
+            pass
+        return await self.stat(algorithm, hexdigest)
 
     async def pin(self, algorithm: str, hexdigest: str) -> bool:
         self._pins.pin(algorithm, hexdigest)
@@ -225,29 +265,30 @@ class ObjectStore:
             self.unpin(algorithm, hexdigest)
         return stored
 
-    async def _fresh_time(self, algorithm: str, hexdigest: str) -> float:
-        raw = await self._get_small(self._fresh_key(algorithm, hexdigest))
-        if raw is None:
-            return 0.0
-        try:
-            return float(json.loads(raw)["time"])
-        except (ValueError, KeyError, TypeError):
-            return 0.0
-
     async def remove(self, algorithm: str, hexdigest: str, fresh_since: float) -> int | None:
         if self._pins.pinned(algorithm, hexdigest):
             return None
-        if await self._fresh_time(algorithm, hexdigest) >= fresh_since:
+        marks = [mark async for mark in self._marks(self._fresh_key(algorithm, hexdigest))]
+        if max((marked for _, marked in marks), default=0.0) >= fresh_since:
             return None
         size = await self.stat(algorithm, hexdigest)
         if size is None:
             return 0
         await self.backend.delete_composed(self._blob_key(algorithm, hexdigest))
-        await self.backend.delete(self._fresh_key(algorithm, hexdigest))
+        # Only the marks read above: a commit marking the blob now keeps its new mark.
+        for key, _ in marks:
+            await self.backend.delete(key)
         return size
 
     async def purge_removed(self, older_than: float) -> int:
-        return 0  # removal deletes at once: nothing is left in between
+        """Removal deletes at once; this drops fresh marks made before ``older_than`` (they
+        protect nothing from a collection with that cutoff or a later one) and aborts S3
+        multipart uploads of commits begun before it (a crash mid-commit)."""
+        async for key, marked in self._marks(f"{self._prefix}fresh/"):
+            if marked < older_than:
+                await self.backend.delete(key)
+        await self.backend.abort_incomplete(f"{self._prefix}blobs/", older_than)
+        return 0
 
     async def list_blobs(self) -> AsyncIterator[tuple[str, str]]:
         start = len(self._prefix) + len("blobs/")
@@ -265,14 +306,25 @@ class ObjectStore:
         except FileNotFoundError:
             return None
 
-    async def save_record(self, upload_id: str, sizes: Sequence[int]) -> None:
-        await self.backend.put(self._record_key(upload_id), json.dumps(list(sizes)).encode())
+    async def save_record(
+        self, upload_id: str, sizes: Sequence[int], blob: str | None = None
+    ) -> None:
+        """The upload's parts; ``blob``: the key a commit is joining them into."""
+        record: object = list(sizes) if blob is None else {"sizes": list(sizes), "blob": blob}
+        await self.backend.put(self._record_key(upload_id), json.dumps(record).encode())
 
-    async def _record(self, upload_id: str) -> list[int] | None:
+    async def _record_and_blob(self, upload_id: str) -> tuple[list[int], str | None] | None:
         raw = await self._get_small(self._record_key(upload_id))
         if raw is None:
             return None
-        return [int(size) for size in json.loads(raw)]
+        record = json.loads(raw)
+        if isinstance(record, dict):
+            return [int(size) for size in record["sizes"]], str(record["blob"])
+        return [int(size) for size in record], None
+
+    async def _record(self, upload_id: str) -> list[int] | None:
+        found = await self._record_and_blob(upload_id)
+        return None if found is None else found[0]
 
     async def create_upload(self, upload_id: str) -> None:
         await self.save_record(upload_id, [])
@@ -331,19 +383,26 @@ class ObjectStore:
                 await self.delete_upload(upload_id)
                 return
             parts = [(self.segment_key(upload_id, i), size) for i, size in enumerate(sizes)]
-            await self.backend.compose(self._blob_key(algorithm, hexdigest), parts)
+            blob = self._blob_key(algorithm, hexdigest)
+            await self.save_record(upload_id, sizes, blob)  # a crash from here: see delete_upload
+            await self.backend.compose(blob, parts)
             await self.backend.delete(self._record_key(upload_id))
         except BaseException:
             self.unpin(algorithm, hexdigest)
             raise
 
     async def delete_upload(self, upload_id: str) -> None:
-        # Without its record the upload was committed (its segments may be the blob's now)
-        # or is gone already.
-        if not await self.backend.delete(self._record_key(upload_id)):
+        """The upload's parts, then its record. Without a record the upload was committed
+        (its parts may be the blob's now) or is gone already; with a record naming a blob
+        (a commit that did not finish), the parts that blob uses stay."""
+        found = await self._record_and_blob(upload_id)
+        if found is None:
             return
+        keep = set() if found[1] is None else await self.backend.parts_of(found[1])
         async for key, _ in self.backend.list(f"{self._prefix}segments/{upload_id}/"):
-            await self.backend.delete(key)
+            if key not in keep:
+                await self.backend.delete(key)
+        await self.backend.delete(self._record_key(upload_id))
 
     async def list_uploads(self) -> AsyncIterator[tuple[str, float]]:
         start = len(self._prefix) + len("uploads/")
@@ -355,3 +414,13 @@ class ObjectStore:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.shield(self.backend.close())
+
+
+async def _mark_times(
+    listing: AsyncIterator[tuple[str, float]],
+) -> AsyncIterator[tuple[str, float]]:
+    """(key, unix time) of fresh marks: from the name (``<ms>-<random>``), or the object's
+    last-modified time for a mark from before marks had names."""
+    async for key, modified in listing:
+        stamp = key.rpartition("/")[2].partition("-")[0]
+        yield key, int(stamp) / 1000 if len(stamp) == 13 and stamp.isdigit() else modified

@@ -5,16 +5,21 @@ Credentials come the AWS way (botocore's chain: ``AWS_ACCESS_KEY_ID`` /
 requests are signed by botocore. With an ``endpoint`` (Ceph RGW, MinIO, Swift's s3api)
 requests are path-style and checksums are sent only where the API requires them (older
 S3-compatible servers reject the newer default trailers).
+
+Every call is bounded (``timeout=`` of the storage URL): botocore's read timeout, and the
+call as a whole (its retries included) by the same number of seconds, except a streamed
+GET's body, bounded by the read timeout per read. Over its bound: StorageUnavailable.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from regd.storage.errors import StorageConfigError, StorageUnavailable
-from regd.storage.url import StorageLocation
+from regd.storage.url import CONNECT_TIMEOUT, StorageLocation
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -22,7 +27,10 @@ if TYPE_CHECKING:
 
 #: Bytes per read of a streamed GET.
 READ_CHUNK = 1 << 20
+#: Server-side part copies at once when a commit joins the parts of an upload.
+COPY_CONCURRENCY = 8
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+_T = TypeVar("_T")
 
 
 def _code(error: Exception) -> str:
@@ -39,6 +47,7 @@ class S3Backend:
         self.endpoint = location.endpoint or f"s3 (region {location.region or 'default'})"
         self._stack = contextlib.AsyncExitStack()
         self._client: S3Client | None = None
+        self._timeout = location.timeout
 
     @property
     def client(self) -> S3Client:
@@ -49,6 +58,11 @@ class S3Backend:
         cause = _code(error) or type(error).__name__
         message = str(error).splitlines()[0] if str(error) else cause
         return StorageUnavailable(f"S3 {self.endpoint}: {action} failed: {message}")
+
+    async def _bounded(self, call: Awaitable[_T]) -> _T:
+        """``call`` within the timeout (TimeoutError past it)."""
+        async with asyncio.timeout(self._timeout):
+            return await call
 
     async def open(self, create: bool = True) -> None:
         """Connect, check the credentials and the bucket; create the bucket when missing."""
@@ -61,8 +75,8 @@ class S3Backend:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=min(CONNECT_TIMEOUT, self._timeout),
+            read_timeout=self._timeout,
             max_pool_connections=64,
         )
         session = get_session()
@@ -76,12 +90,12 @@ class S3Backend:
                 )
             )
             try:
-                await self.client.head_bucket(Bucket=self.bucket)
+                await self._bounded(self.client.head_bucket(Bucket=self.bucket))
             except ClientError as error:
                 if _code(error) not in _NOT_FOUND or not create:
                     raise
-                await self.client.create_bucket(Bucket=self.bucket)
-        except (BotoCoreError, ClientError) as error:
+                await self._bounded(self.client.create_bucket(Bucket=self.bucket))
+        except (BotoCoreError, ClientError, TimeoutError) as error:
             await self._stack.aclose()
             cause = _code(error) or type(error).__name__
             detail = str(error).splitlines()[0] if str(error) else cause
@@ -96,12 +110,12 @@ class S3Backend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            response = await self.client.head_object(Bucket=self.bucket, Key=key)
+            response = await self._bounded(self.client.head_object(Bucket=self.bucket, Key=key))
         except ClientError as error:
             if _code(error) in _NOT_FOUND:
                 return None
             raise self._failure(f"HEAD {key}", error) from None
-        except BotoCoreError as error:
+        except (BotoCoreError, TimeoutError) as error:
             raise self._failure(f"HEAD {key}", error) from None
         return int(response["ContentLength"])
 
@@ -117,28 +131,28 @@ class S3Backend:
             end = "" if length is None else str(offset + length - 1)
             arguments["Range"] = f"bytes={offset}-{end}"
         try:
-            response = await self.client.get_object(**arguments)
+            response = await self._bounded(self.client.get_object(**arguments))
         except ClientError as error:
             if _code(error) in _NOT_FOUND:
                 raise FileNotFoundError(key) from None
             if _code(error) == "InvalidRange":
                 return
             raise self._failure(f"GET {key}", error) from None
-        except BotoCoreError as error:
+        except (BotoCoreError, TimeoutError) as error:
             raise self._failure(f"GET {key}", error) from None
         async with response["Body"] as body:
             try:
                 async for chunk in body.iter_chunks(READ_CHUNK):
                     yield chunk
-            except (BotoCoreError, OSError) as error:
+            except (BotoCoreError, OSError) as error:  # TimeoutError is an OSError
                 raise self._failure(f"GET {key}", error) from None
 
     async def put(self, key: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            await self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
-        except (BotoCoreError, ClientError) as error:
+            await self._bounded(self.client.put_object(Bucket=self.bucket, Key=key, Body=data))
+        except (BotoCoreError, ClientError, TimeoutError) as error:
             raise self._failure(f"PUT {key}", error) from None
 
     async def delete(self, key: str) -> bool:
@@ -149,8 +163,8 @@ class S3Backend:
         if not existed:
             return False
         try:
-            await self.client.delete_object(Bucket=self.bucket, Key=key)
-        except (BotoCoreError, ClientError) as error:
+            await self._bounded(self.client.delete_object(Bucket=self.bucket, Key=key))
+        except (BotoCoreError, ClientError, TimeoutError) as error:
             raise self._failure(f"DELETE {key}", error) from None
         return True
 
@@ -162,10 +176,11 @@ class S3Backend:
 
         paginator = self.client.get_paginator("list_objects_v2")
         try:
-            async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            pages = aiter(paginator.paginate(Bucket=self.bucket, Prefix=prefix))
+            while (page := await self._bounded(anext(pages, None))) is not None:
                 for entry in page.get("Contents", []):
                     yield entry["Key"], entry["LastModified"].timestamp()
-        except (BotoCoreError, ClientError) as error:
+        except (BotoCoreError, ClientError, TimeoutError) as error:
             raise self._failure(f"LIST {prefix}", error) from None
 
     async def compose(self, key: str, parts: Sequence[tuple[str, int]]) -> None:
@@ -175,45 +190,100 @@ class S3Backend:
 
         try:
             if not parts:
-                await self.client.put_object(Bucket=self.bucket, Key=key, Body=b"")
+                await self._bounded(self.client.put_object(Bucket=self.bucket, Key=key, Body=b""))
             elif len(parts) == 1:
                 source: CopySourceTypeDef = {"Bucket": self.bucket, "Key": parts[0][0]}
-                await self.client.copy_object(Bucket=self.bucket, Key=key, CopySource=source)
+                await self._bounded(
+                    self.client.copy_object(Bucket=self.bucket, Key=key, CopySource=source)
+                )
             else:
                 await self._copy_multipart(key, parts)
-        except (BotoCoreError, ClientError) as error:
+        except (BotoCoreError, ClientError, TimeoutError) as error:
             raise self._failure(f"commit {key}", error) from None
-        for part, _ in parts:
-            with contextlib.suppress(StorageUnavailable):
-                await self.delete(part)
+        with contextlib.suppress(BotoCoreError, ClientError, TimeoutError):
+            for start in range(0, len(parts), 1000):  # DeleteObjects takes 1000 keys
+                batch = [{"Key": part} for part, _ in parts[start : start + 1000]]
+                await self._bounded(
+                    self.client.delete_objects(
+                        Bucket=self.bucket,
+                        Delete={"Objects": batch, "Quiet": True},  # type: ignore[typeddict-item]
+                    )
+                )
 
     async def _copy_multipart(self, key: str, parts: Sequence[tuple[str, int]]) -> None:
-        created = await self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+        created = await self._bounded(
+            self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
+        )
         upload_id = created["UploadId"]
+        slots = asyncio.Semaphore(COPY_CONCURRENCY)
+
+        async def copy(number: int, part: str, size: int) -> dict[str, Any]:
+            async with slots:
+                copied = await self._bounded(
+                    self.client.upload_part_copy(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        CopySource={"Bucket": self.bucket, "Key": part},
+                        CopySourceRange=f"bytes=0-{size - 1}",
+                    )
+                )
+            return {"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]}
+
+        copies = [
+            asyncio.ensure_future(copy(number, part, size))
+            for number, (part, size) in enumerate(parts, start=1)
+        ]
         try:
-            completed = []
-            for number, (part, size) in enumerate(parts, start=1):
-                copied = await self.client.upload_part_copy(
+            completed = await asyncio.gather(*copies)
+            await self._bounded(
+                self.client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=key,
                     UploadId=upload_id,
-                    PartNumber=number,
-                    CopySource={"Bucket": self.bucket, "Key": part},
-                    CopySourceRange=f"bytes=0-{size - 1}",
+                    MultipartUpload={"Parts": completed},  # type: ignore[typeddict-item]
                 )
-                completed.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
-            await self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": completed},  # type: ignore[typeddict-item]
             )
         except BaseException:
+            for pending in copies:
+                pending.cancel()
+            await asyncio.gather(*copies, return_exceptions=True)
             with contextlib.suppress(Exception):
-                await self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                await self._bounded(
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id
+                    )
                 )
             raise
+
+    async def parts_of(self, key: str) -> set[str]:
+        return set()  # compose copies the parts
+
+    async def abort_incomplete(self, prefix: str, older_than: float) -> int:
+        """Abort the multipart uploads under ``prefix`` begun before ``older_than``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        aborted = 0
+        try:
+            pages = aiter(
+                self.client.get_paginator("list_multipart_uploads").paginate(
+                    Bucket=self.bucket, Prefix=prefix
+                )
+            )
+            while (page := await self._bounded(anext(pages, None))) is not None:
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"].timestamp() >= older_than:
+                        continue
+                    await self._bounded(
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                    )
+                    aborted += 1
+        except (BotoCoreError, ClientError, TimeoutError) as error:
+            raise self._failure(f"LIST multipart uploads {prefix}", error) from None
+        return aborted
 
     async def signed_url(self, key: str, expires: int) -> str:
         """A GET URL for ``key`` valid ``expires`` seconds (signed by botocore)."""

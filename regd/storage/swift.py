@@ -12,8 +12,14 @@ line reads:
 - v1: ``ST_AUTH``, ``ST_USER``, ``ST_KEY``.
 
 The data path is aiohttp with the token (no thread per request; streamed both ways). A
-401 re-authenticates once. Committed blobs are static large objects over the upload's
-segments (no copy); deleting one with ``multipart-manifest=delete`` removes its segments.
+401 re-authenticates once. Every request is bounded (``timeout=`` of the storage URL):
+one that sends or answers a bounded body (an object up to one part, a manifest, a
+listing page) by its total time, a streamed GET by the longest wait for its next bytes;
+connecting by :data:`~regd.storage.url.CONNECT_TIMEOUT`. Authentication has the same
+bound. A request over its bound is :class:`StorageUnavailable`.
+
+Committed blobs are static large objects over the upload's segments (no copy); deleting
+one with ``multipart-manifest=delete`` removes its segments.
 """
 
 from __future__ import annotations
@@ -31,10 +37,9 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from regd.storage.errors import StorageConfigError, StorageUnavailable
-from regd.storage.url import StorageLocation
+from regd.storage.url import CONNECT_TIMEOUT, StorageLocation
 
 READ_CHUNK = 1 << 20
-_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=60)
 
 
 def auth_arguments(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
@@ -80,6 +85,12 @@ class SwiftBackend:
     def __init__(self, location: StorageLocation, environ: Mapping[str, str] | None = None) -> None:
         self.container = location.container
         self._auth_url, self._auth = auth_arguments(os.environ if environ is None else environ)
+        self._auth["timeout"] = location.timeout
+        connect = min(CONNECT_TIMEOUT, location.timeout)
+        #: Requests with a bounded body: their whole exchange.
+        self._bounded = aiohttp.ClientTimeout(total=location.timeout, sock_connect=connect)
+        #: Streamed GETs: the longest wait for the next bytes.
+        self._streamed = aiohttp.ClientTimeout(sock_connect=connect, sock_read=location.timeout)
         self.endpoint = self._auth_url
         self._storage_url = ""
         self._token = ""
@@ -107,7 +118,7 @@ class SwiftBackend:
     async def open(self, create: bool = True) -> None:
         """Authenticate; check the container, create it when missing."""
         self._session = aiohttp.ClientSession(
-            timeout=_TIMEOUT, connector=aiohttp.TCPConnector(limit=64), auto_decompress=False
+            timeout=self._bounded, connector=aiohttp.TCPConnector(limit=64), auto_decompress=False
         )
         try:
             await self._authenticate()
@@ -161,8 +172,10 @@ class SwiftBackend:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         data: bytes | None = None,
+        streamed: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """One request; re-authenticates once on 401; failures -> StorageUnavailable."""
+        """One request; re-authenticates once on 401; failures -> StorageUnavailable.
+        ``streamed``: a GET whose body the caller streams (bounded per read, not in total)."""
         assert self._session is not None, "SwiftBackend.open() first"
         for attempt in (1, 2):
             token = self._token
@@ -173,6 +186,7 @@ class SwiftBackend:
                     params=params,
                     headers={**(headers or {}), "X-Auth-Token": token},
                     data=data,
+                    timeout=self._streamed if streamed else self._bounded,
                 ) as response:
                     if response.status == 401 and attempt == 1:
                         pass
@@ -219,7 +233,7 @@ class SwiftBackend:
         if offset or length is not None:
             end = "" if length is None else str(offset + length - 1)
             headers["Range"] = f"bytes={offset}-{end}"
-        async with self._request("GET", key, headers=headers) as response:
+        async with self._request("GET", key, headers=headers, streamed=True) as response:
             if response.status == 404:
                 raise FileNotFoundError(key)
             if response.status == 416:
@@ -302,6 +316,27 @@ class SwiftBackend:
                 raise StorageUnavailable(
                     f"Swift {self._storage_url}: PUT manifest {key}: {response.status} {text}"
                 )
+
+    async def parts_of(self, key: str) -> set[str]:
+        """The segments of the static large object at ``key`` (its manifest)."""
+        params = {"multipart-manifest": "get", "format": "raw"}
+        async with self._request("GET", key, params=params) as response:
+            if response.status == 404:
+                return set()
+            if response.status >= 300:
+                raise self._unexpected("GET", key, response)
+            if response.headers.get("X-Static-Large-Object", "").lower() != "true":
+                return set()
+            manifest = json.loads(await response.read())
+        prefix = f"/{self.container}/"
+        return {
+            entry["path"].removeprefix(prefix)
+            for entry in manifest
+            if entry.get("path", "").startswith(prefix)
+        }
+
+    async def abort_incomplete(self, prefix: str, older_than: float) -> int:
+        return 0  # a static large object is one PUT: it exists whole or not at all
 
     async def signed_url(self, key: str, expires: int) -> str:
         """A temp URL (the account's Temp-URL-Key; one is set when the account has none)."""

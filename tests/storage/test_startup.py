@@ -116,6 +116,8 @@ def test_bad_storage_urls_are_refused(tmp_path: Path) -> None:
         ("s3://B?region=x", "invalid S3 bucket name"),
         ("s3://bucket?endpint=http://x", "unknown s3 option"),
         ("swift://c?x=1", "takes no options"),
+        ("swift://c?timeout=0", "timeout '0' is not"),
+        ("s3://bucket?timeout=soon", "timeout 'soon' is not"),
     ]:
         done = _serve(tmp_path, url, {})
         assert done.returncode == 2, done.stderr

@@ -183,6 +183,9 @@ class FaultyProxy:
     - ``corrupt``: blob digests whose GET bodies get one byte flipped (same length).
     - ``hold_blobs()``: blob GETs wait (recorded already) until ``release_blobs()``;
       ``hold_manifests()`` / ``release_manifests()`` likewise for manifest GETs and HEADs.
+    - ``hang()``: every request (``hang(only)``: whose path and query hold ``only``) waits
+      unanswered, its body unread (a server that stopped responding), until ``unhang()``;
+      then it is answered 504 without being forwarded.
     """
 
     def __init__(
@@ -201,6 +204,9 @@ class FaultyProxy:
         self._held.set()
         self._manifests_held = threading.Event()
         self._manifests_held.set()
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._hang_only = ""
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -239,6 +245,13 @@ class FaultyProxy:
     def release_manifests(self) -> None:
         self._manifests_held.set()
 
+    def hang(self, only: str = "") -> None:
+        self._hang_only = only
+        self._flowing.clear()
+
+    def unhang(self) -> None:
+        self._flowing.set()
+
     def manifest_requests(self, path_end: str) -> list[UpstreamRequest]:
         """Manifest GETs and HEADs whose path ends with ``path_end``."""
         return [
@@ -256,6 +269,7 @@ class FaultyProxy:
     def stop(self) -> None:
         self.release_blobs()
         self.release_manifests()
+        self.unhang()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread.is_alive():
@@ -300,6 +314,10 @@ class FaultyProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         index = self._record(request)
+        if not self._flowing.is_set() and self._hang_only in request.path_qs:
+            await asyncio.get_running_loop().run_in_executor(None, self._flowing.wait)
+            self._answered(index, 504)
+            return web.Response(status=504)
         blob = _BLOB_PATH.match(request.path)
         if blob is not None and request.method == "GET" and not self._held.is_set():
             await asyncio.get_running_loop().run_in_executor(None, self._held.wait)
