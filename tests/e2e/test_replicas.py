@@ -136,18 +136,9 @@ def test_a_replica_with_another_master_key_is_refused_at_start(
     replicas: Replicas, tmp_path: Path
 ) -> None:
     env = {**replicas.env, "REGD_MASTER_KEY": "B" * 43 + "="}
+    serve = ["serve", "--addr", "127.0.0.1:0", "--data-dir", str(tmp_path), *replicas.extra]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "regd",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp_path),
-        ]
-        + list(replicas.extra),
+        [sys.executable, "-m", "regd", *serve],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -345,12 +336,16 @@ def _tokens(pair: Pair) -> None:
 def _remote_registries(pair: Pair) -> None:
     address = f"upstream-{pair.tag}.example"
     assert address not in [remote["address"] for remote in pair.b.get(_REMOTES).json()]
-    added = pair.a.post(_REMOTES, json={"address": address, "tag-ttl": 60})
+    first, second = (
+        {"override-address": "http://127.0.0.1:1"},
+        {"override-address": "http://127.0.0.1:2"},
+    )
+    added = pair.a.post(_REMOTES, json={"address": address, **first})
     assert added.status_code == 201, added.text
-    assert pair.b.get(f"{_REMOTES}/{address}").json()["tag-ttl"] == 60
-    replaced = pair.a.put(f"{_REMOTES}/{address}", json={"address": address, "tag-ttl": 90})
+    assert pair.b.get(f"{_REMOTES}/{address}").json()["override-address"] == "http://127.0.0.1:1"
+    replaced = pair.a.put(f"{_REMOTES}/{address}", json={"address": address, **second})
     assert replaced.status_code == 200, replaced.text
-    assert pair.b.get(f"{_REMOTES}/{address}").json()["tag-ttl"] == 90
+    assert pair.b.get(f"{_REMOTES}/{address}").json()["override-address"] == "http://127.0.0.1:2"
     assert pair.a.delete(f"{_REMOTES}/{address}").status_code == 204
     assert pair.b.get(f"{_REMOTES}/{address}").status_code == 404
 
@@ -506,6 +501,9 @@ def test_sigkill_one_replica_in_the_middle_of_20_concurrent_pushes(replicas: Rep
     assert before, "nothing was acknowledged before the kill"
     assert after, "every push had finished before the kill"
     assert len(acks.manifests) == PUSHERS
+    print(
+        f"acknowledged {len(before)} blob(s) before the kill, {len(after)} after; retries: {acks.retries}"
+    )
     # Everything acknowledged (before the kill above all) is intact, through the balancer
     # and through each surviving replica.
     for server in (front, replicas.member(0), replicas.member(2)):
