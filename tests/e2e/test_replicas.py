@@ -450,7 +450,8 @@ def _retrying(acks: Acks, step: Callable[[], httpx.Response]) -> httpx.Response:
             return response
         with acks.lock:
             acks.retries += 1
-    raise AssertionError(f"not acknowledged after {ATTEMPTS} attempts: {response}")
+    seen = "no response" if response is None else f"{response.status_code} {response.text}"
+    raise AssertionError(f"not acknowledged after {ATTEMPTS} attempts: {seen}")
 
 
 def _push_chunked(http: httpx.Client, name: str, blob: bytes) -> httpx.Response:
@@ -501,9 +502,8 @@ def test_sigkill_one_replica_in_the_middle_of_20_concurrent_pushes(replicas: Rep
     assert before, "nothing was acknowledged before the kill"
     assert after, "every push had finished before the kill"
     assert len(acks.manifests) == PUSHERS
-    print(
-        f"acknowledged {len(before)} blob(s) before the kill, {len(after)} after; retries: {acks.retries}"
-    )
+    print(f"blobs acknowledged: {len(before)} before the kill, {len(after)} after")
+    print(f"steps retried: {acks.retries}")
     # Everything acknowledged (before the kill above all) is intact, through the balancer
     # and through each surviving replica.
     for server in (front, replicas.member(0), replicas.member(2)):
