@@ -19,6 +19,7 @@ from regd.db.schema import signing_keys
 from regd.db.sql import bump_generation, exclusive
 from regd.strongbox.crypto import MasterKeys, Sealed
 from regd.strongbox.records import KEYS_LOCK
+from regd.strongbox.rewrap import rewrap_table
 
 SIGNING_GENERATION: Final = "signing-keys"
 
@@ -80,27 +81,7 @@ class SealedKeyStore:
 
     async def rewrap_all(self) -> int:
         """Re-wrap every key's data key under the current master key; how many."""
-        async with self._db.write() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(
-                        signing_keys.c.kid,
-                        signing_keys.c.ciphertext,
-                        signing_keys.c.wrapped_key,
-                        signing_keys.c.master_key_id,
-                    ).where(signing_keys.c.master_key_id != self._master.current_id)
-                )
-            ).all()
-            for row in rows:
-                sealed = self._master.rewrap(
-                    Sealed(row.ciphertext, row.wrapped_key, row.master_key_id)
-                )
-                await conn.execute(
-                    sa.update(signing_keys)
-                    .where(signing_keys.c.kid == row.kid)
-                    .values(wrapped_key=sealed.wrapped_key, master_key_id=sealed.master_key_id)
-                )
-        return len(rows)
+        return await rewrap_table(self._db, signing_keys, self._master, ("kid",))
 
     async def _insert(self, conn: AsyncConnection, row: KeyRow) -> None:
         kid, pem, created = row
