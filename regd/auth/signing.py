@@ -132,7 +132,8 @@ class SigningKeys:
         Replicas starting at once store one key set: the first to take the lock."""
         generation = await self._store.generation()
         rows = await self._store.read()
-        files = await asyncio.to_thread(_key_files, self._files)
+        # Old key files: looked for at this process's first load only.
+        files = await asyncio.to_thread(_key_files, self._files) if self._loaded is None else []
         if not rows:
             imported = [row for _, row in files]
             await self._store.create_first(lambda: imported or [new_key()])
