@@ -43,6 +43,8 @@ from regd.remotes.upstream import Upstream
 from regd.settings import Settings, parse_networks
 from regd.storage import opened_store
 from regd.strongbox.crypto import MasterKeyError, MasterKeys
+from regd.strongbox.records import agree
+from regd.strongbox.sealed_keys import SealedKeyStore
 from regd.strongbox.vaults import Vaults
 
 log = logging.getLogger(__name__)
@@ -56,10 +58,12 @@ async def open_database(settings: Settings) -> Database:
     return database
 
 
-async def open_access(database: Database, settings: Settings) -> AccessController:
+async def open_access(
+    database: Database, settings: Settings, master: MasterKeys
+) -> AccessController:
     """Signing keys (created on first start) and the ``admin`` user (likewise)."""
-    keys = SigningKeys(settings.data_dir / "keys")
-    await asyncio.to_thread(keys.load)
+    keys = signing_keys(database, settings, master)
+    await keys.load()
     identities = Identities(database)
     wanted = os.environ.get("REGD_ADMIN_PASSWORD")
     try:
@@ -90,8 +94,14 @@ def master_keys(settings: Settings) -> MasterKeys:
     return MasterKeys(settings.data_dir / "keys", os.environ.get("REGD_MASTER_KEY"))
 
 
-async def open_strongbox(database: Database, settings: Settings) -> Vaults:
-    """The Strongbox master key (created on first start unless REGD_MASTER_KEY is set)."""
+def signing_keys(database: Database, settings: Settings, master: MasterKeys) -> SigningKeys:
+    """The token-signing keys, sealed in the database (old key files imported once)."""
+    return SigningKeys(SealedKeyStore(database, master), settings.data_dir / "keys")
+
+
+async def open_master_keys(database: Database, settings: Settings) -> MasterKeys:
+    """The Strongbox master key (created on first start unless REGD_MASTER_KEY is set),
+    checked against the one this database's secrets are sealed with."""
     keys = master_keys(settings)
     try:
         await asyncio.to_thread(keys.load)
@@ -99,7 +109,11 @@ async def open_strongbox(database: Database, settings: Settings) -> Vaults:
         raise StartupError(
             f"REGD_MASTER_KEY: {error} (make one with: openssl rand -base64 32)"
         ) from None
-    return Vaults(database, keys)
+    try:
+        await agree(database, keys)
+    except MasterKeyError as error:
+        raise StartupError(f"master key: {error}") from None
+    return keys
 
 
 async def _housekeeping(registry: Registry, settings: Settings, audit: AuditLog) -> None:
@@ -189,8 +203,9 @@ def build_app(settings: Settings) -> web.Application:
         registry = Registry(database, store)
         app[REGISTRY] = registry
         # The master key first: a bad REGD_MASTER_KEY stops regd before anything is created.
-        vaults = app[STRONGBOX] = await open_strongbox(database, settings)
-        app[ACCESS] = await open_access(database, settings)
+        master = await open_master_keys(database, settings)
+        vaults = app[STRONGBOX] = Vaults(database, master)
+        app[ACCESS] = await open_access(database, settings, master)
         remotes = app[REMOTES] = Remotes(database, vaults)
         upstream = Upstream(vaults, metrics)
         cache = CacheCap(registry, remotes)

@@ -354,34 +354,42 @@ async def _move(settings: Settings, to_storage_url: str, to_database_url: str) -
     print(f"regd move: {report}")
 
 
-def _rotate_keys(settings: Settings) -> None:
-    from regd.auth.signing import SigningKeys
+async def _rotate_keys(settings: Settings) -> None:
+    from regd.app import open_database, open_master_keys, signing_keys
 
-    keys = SigningKeys(settings.data_dir / "keys")
-    keys.load()
-    new = keys.rotate()
-    removed = keys.prune(settings.token_lifetime)
-    print(
-        f"regd: new signing key {new.kid}; removed {len(removed)} expired key(s)", file=sys.stderr
-    )
+    database = await open_database(settings)
+    try:
+        keys = signing_keys(database, settings, await open_master_keys(database, settings))
+        await keys.load()
+        new = await keys.rotate()
+        removed = await keys.prune(settings.token_lifetime)
+    finally:
+        await database.close()
+    print(f"regd: new signing key {new}; removed {len(removed)} expired key(s)", file=sys.stderr)
 
 
 async def _rotate_master_key(settings: Settings) -> None:
     """New key first, re-wrap, then drop the old key files: readers never lose a key."""
-    from regd.app import master_keys, open_database
+    from regd.app import open_database, open_master_keys
+    from regd.strongbox.records import agree, retire_all_but_current
+    from regd.strongbox.sealed_keys import SealedKeyStore
     from regd.strongbox.vaults import Vaults
 
     database = await open_database(settings)
-    keys = master_keys(settings)
-    keys.load()
-    if not keys.managed_by_env:
-        keys.create()
-    rewrapped = await Vaults(database, keys).rewrap_all()
-    removed = [] if keys.managed_by_env else keys.remove_all_but_current()
-    await database.close()
+    try:
+        keys = await open_master_keys(database, settings)
+        if not keys.managed_by_env:
+            keys.create()
+            await agree(database, keys)  # records the new key beside the old one
+        rewrapped = await Vaults(database, keys).rewrap_all()
+        rewrapped_signing = await SealedKeyStore(database, keys).rewrap_all()
+        await retire_all_but_current(database, keys)
+        removed = [] if keys.managed_by_env else keys.remove_all_but_current()
+    finally:
+        await database.close()
     print(
-        f"regd: master key {keys.current_id}; re-wrapped {rewrapped} secret(s); "
-        f"removed {len(removed)} old key file(s)",
+        f"regd: master key {keys.current_id}; re-wrapped {rewrapped} secret(s) and "
+        f"{rewrapped_signing} signing key(s); removed {len(removed)} old key file(s)",
         file=sys.stderr,
     )
 
@@ -448,7 +456,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "gc":
         _run(_gc(settings, args.dry_run))
     elif args.command == "rotate-keys":
-        _rotate_keys(settings)
+        _run(_rotate_keys(settings))
     elif args.command == "rotate-master-key":
         _run(_rotate_master_key(settings))
     elif args.command == "admin":

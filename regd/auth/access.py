@@ -202,7 +202,7 @@ class AccessController:
 
     # -- registry tokens (JWT) -----------------------------------------------
 
-    def issue(
+    async def issue(
         self, principal: Principal, access: list[dict[str, Any]], lifetime: float
     ) -> tuple[str, float]:
         now = time.time()
@@ -225,7 +225,7 @@ class AccessController:
             claims["pol"] = (
                 list(principal.token_policies) if principal.token_policies is not None else None
             )
-        return self.keys.sign(claims), now
+        return await self.keys.sign(claims), now
 
     async def verify_jwt(self, token: str) -> tuple[Principal, dict[str, Any]] | None:
         """The principal and claims of a valid registry token (cached for its life)."""
@@ -233,9 +233,8 @@ class AccessController:
         if cached is not None:
             return cached
         if self.keys.needs_reload(token):
-            # Rotated by `regd rotate-keys` (or another replica): read the key files in a
-            # worker thread, not on the event loop.
-            await asyncio.to_thread(self.keys.load)
+            # Rotated by `regd rotate-keys` (or another replica): read the keys again.
+            await self.keys.reload()
         try:
             claims = self.keys.verify(token, self.service)
         except jwt.InvalidTokenError:

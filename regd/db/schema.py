@@ -291,6 +291,28 @@ generations = sa.Table(
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
+#: Registry-token signing keys (ES256), shared by every replica: the PKCS#8 PEM sealed
+#: with the Strongbox master key (regd.auth.signing). The newest signs; all verify.
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("master_key_id", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+#: The master keys this database's secrets may be sealed with: an id and a check value
+#: (an HMAC made with the key), never the key. Replicas compare theirs at start.
+master_key_records = sa.Table(
+    "master_key_records",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("check_value", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 
 #: The audit log: one row per security-relevant event (regd.audit); never a secret.
 audit_events = sa.Table(

@@ -58,3 +58,13 @@ async def bump_generation(conn: AsyncConnection, name: str) -> None:
                 index_elements=[generations.c.name], set_={"value": generations.c.value + 1}
             )
         )
+
+
+async def exclusive(conn: AsyncConnection, lock: int) -> None:
+    """Hold ``lock`` until the caller's transaction ends: writers that take it run one
+    after the other, across processes (a PostgreSQL advisory lock; SQLite's one writer,
+    taken at once instead of at the transaction's first write)."""
+    if is_postgresql(conn):
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+    else:
+        await conn.execute(sa.update(generations).where(sa.false()).values(value=0))

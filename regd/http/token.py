@@ -71,7 +71,7 @@ async def _respond(
     settings = request.app[SETTINGS]
     request[PRINCIPAL] = principal  # for the audit log's login event
     claims = await grant_access(request, principal, scopes)
-    token, issued = access.issue(principal, claims, settings.token_lifetime)
+    token, issued = await access.issue(principal, claims, settings.token_lifetime)
     body: dict[str, Any] = {
         "access_token": token,
         "expires_in": int(settings.token_lifetime),

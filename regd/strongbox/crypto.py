@@ -3,6 +3,7 @@
 Master keys live in ``DATA_DIR/keys/master-<id>.key`` (0600, base64) or in
 ``REGD_MASTER_KEY`` (base64; a comma-separated list during a rotation, newest first).
 Rotating re-wraps the data keys only: no secret is re-encrypted and nothing stops.
+The database records which master keys it holds secrets for (regd.strongbox.records).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import time
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE = 12
 _WRAP_AAD = b"regd-strongbox-data-key"
+_CHECK_LABEL = b"regd-master-key-check"
 
 
 class MasterKeyError(Exception):
@@ -58,28 +61,42 @@ class MasterKeys:
     def managed_by_env(self) -> bool:
         return bool(self._from_env)
 
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def check_value(self, wanted: str) -> str:
+        """What the database records for master key ``wanted``: an HMAC made with the key
+        (so a wrong key is told apart from the right one without storing either)."""
+        return hmac.new(self._key(wanted), _CHECK_LABEL, hashlib.sha256).hexdigest()
+
     def load(self) -> None:
-        """Read the keys; create the first master key file when there is none."""
+        """Read the keys (from REGD_MASTER_KEY, or the key files); creates none: with no
+        key at all ``current_id`` is empty (:func:`regd.strongbox.records.agree` decides)."""
         if self._from_env:
             keys = [_decode(part) for part in self._from_env.split(",") if part.strip()]
+            if not keys:
+                raise MasterKeyError("a master key is 32 bytes in base64")
             self._keys = {key_id(key): key for key in keys}
             self.current_id = key_id(keys[0])
             return
-        self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        files = sorted(self._directory.glob("master-*.key"), key=lambda path: path.stat().st_mtime)
-        if not files:
-            self.create()
-            return
+        files = (
+            sorted(self._directory.glob("master-*.key"), key=lambda path: path.stat().st_mtime)
+            if self._directory.is_dir()
+            else []
+        )
         self._keys = {}
+        self.current_id = ""
         for path in files:
             key = _decode(path.read_text())
             self._keys[key_id(key)] = key
-        self.current_id = key_id(_decode(files[-1].read_text()))
+            self.current_id = key_id(key)
 
     def create(self) -> str:
         """A new master key file, which becomes current; its id."""
         key = AESGCM.generate_key(bit_length=256)
         new_id = key_id(key)
+        self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self._directory / f"master-{new_id}.key"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as file:

@@ -16,6 +16,7 @@ from regd.db import Database
 from regd.db.schema import secrets, vaults
 from regd.errors import RequestError
 from regd.strongbox.crypto import MasterKeys, Sealed
+from regd.strongbox.rewrap import rewrap_table
 
 NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?")
 
@@ -231,29 +232,7 @@ class Vaults:
 
     async def rewrap_all(self) -> int:
         """Re-wrap every data key under the current master key; how many."""
-        async with self._db.write() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(
-                        secrets.c.vault,
-                        secrets.c.name,
-                        secrets.c.ciphertext,
-                        secrets.c.wrapped_key,
-                        secrets.c.master_key_id,
-                    ).where(secrets.c.master_key_id != self._keys.current_id)
-                )
-            ).all()
-            for row in rows:
-                sealed = self._keys.rewrap(
-                    Sealed(row.ciphertext, row.wrapped_key, row.master_key_id)
-                )
-                await conn.execute(
-                    sa.update(secrets)
-                    .where(secrets.c.vault == row.vault)
-                    .where(secrets.c.name == row.name)
-                    .values(wrapped_key=sealed.wrapped_key, master_key_id=sealed.master_key_id)
-                )
-        return len(rows)
+        return await rewrap_table(self._db, secrets, self._keys, ("vault", "name"))
 
     def _secret(self, row: Any, reveal: bool) -> Secret:
         data = base64_data = None

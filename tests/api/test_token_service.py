@@ -3,6 +3,7 @@ the intersection of what was asked and what is allowed; and how /v2/ takes the J
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from regd.strongbox.crypto import MasterKeys, Sealed
 from tests.support.identities import (
     assert_v2_denied,
     assert_v2_unauthorized,
@@ -90,9 +92,18 @@ def _jwt(service: Service, auth: tuple[str, str] | None, *scopes: str) -> str:
 
 
 def _verified(service: Service, token: str) -> dict[str, Any]:
-    """The claims, verified with regd's signing key (from its data directory)."""
+    """The claims, verified with regd's signing key (sealed in its database, opened with
+    the master key file of its data directory)."""
     kid = jwt.get_unverified_header(token)["kid"]
-    pem = Path(service.regd.data_dir, "keys", f"token-{kid}.pem").read_bytes()
+    data_dir = Path(service.regd.data_dir)
+    with sqlite3.connect(data_dir / "regd.db") as conn:
+        ciphertext, wrapped, master_id = conn.execute(
+            "SELECT ciphertext, wrapped_key, master_key_id FROM signing_keys WHERE kid = ?",
+            (kid,),
+        ).fetchone()
+    master = MasterKeys(data_dir / "keys")
+    master.load()
+    pem = master.open(Sealed(ciphertext, wrapped, master_id), f"regd-signing-key:{kid}".encode())
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     claims: dict[str, Any] = jwt.decode(

@@ -4,6 +4,7 @@ the admin password that is ignored says so, and ``regd admin reset-password`` re
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -75,6 +76,23 @@ def test_a_bad_master_key_creates_nothing(tmp_path: Path) -> None:
             assert http.get("/api/v1/users").status_code == 200  # admin is the env's password
     finally:
         regd.stop()
+
+
+def test_a_master_key_other_than_the_databases_is_one_line(tmp_path: Path) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    first = start_regd(tmp_path / "data", env={"REGD_MASTER_KEY": key})
+    first.stop()
+    wrong = base64.b64encode(os.urandom(32)).decode()
+    for env in ({"REGD_MASTER_KEY": wrong}, {}):  # another key; none (a key file would be made)
+        done = _serve(tmp_path, env=env)
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("regd: master key: "), done.stderr
+        assert "REGD_MASTER_KEY" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert key not in done.stderr
+        assert wrong not in done.stderr
+    assert not list((tmp_path / "data").glob("keys/*"))
 
 
 def test_postgresql_without_the_extra(tmp_path: Path) -> None:

@@ -17,6 +17,9 @@ from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
 from regd.db import connect, upgrade
 from regd.db.engine import sqlite_url
+from regd.strongbox.crypto import MasterKeys
+from regd.strongbox.records import agree
+from regd.strongbox.sealed_keys import SealedKeyStore
 
 Scenario = Callable[[AccessController], Awaitable[None]]
 
@@ -25,8 +28,10 @@ def _run(tmp_path: Path, scenario: Scenario) -> None:
     async def main() -> None:
         database = connect(sqlite_url(tmp_path / "regd.db"))
         await upgrade(database)
-        keys = SigningKeys(tmp_path / "keys")
-        keys.load()
+        master = MasterKeys(tmp_path / "keys")
+        await agree(database, master)
+        keys = SigningKeys(SealedKeyStore(database, master))
+        await keys.load()
         identities = Identities(database)
         access = AccessController(
             identities, Tokens(database), Grants(database, identities), keys, "regd"
@@ -186,18 +191,18 @@ def test_a_registry_token_carries_its_principal_and_grants(tmp_path: Path) -> No
     async def scenario(access: AccessController) -> None:
         limited = Principal("user", "alice", False, "t1", ("registry-pull",))
         granted = [{"type": "repository", "name": "team/app", "actions": ["pull"]}]
-        token, _issued = access.issue(limited, granted, 300)
+        token, _issued = await access.issue(limited, granted, 300)
         verified = await access.verify_jwt(token)
         assert verified is not None
         principal, claims = verified
         assert principal == limited
         assert jwt_grants(claims, "repository", "team/app") == {"pull"}
         assert jwt_grants(claims, "repository", "team/web") == set()
-        admin, _ = access.issue(Principal("user", "admin", admin=True), [], 300)
+        admin, _ = await access.issue(Principal("user", "admin", admin=True), [], 300)
         assert await access.verify_jwt(admin) is not None
         assert (await access.verify_jwt(admin))[0].admin  # type: ignore[index]
         assert await access.verify_jwt(token[:-4] + "AAAA") is None
-        expired, _ = access.issue(limited, granted, -60)
+        expired, _ = await access.issue(limited, granted, -60)
         assert await access.verify_jwt(expired) is None
 
     _run(tmp_path, scenario)
