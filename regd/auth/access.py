@@ -179,7 +179,7 @@ class AccessController:
     ) -> tuple[Principal, float | None] | None:
         """The current state of a principal (it may have been deleted or expired since),
         and when it expires (API clients may)."""
-        # Only "no such principal" means no; a database failure is an outage, not a 401.
+        # Only "no such principal" means no; a database failure is an outage, not a refusal.
         if kind == "user":
             try:
                 user = await self.identities.user(principal_id)

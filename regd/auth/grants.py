@@ -34,6 +34,7 @@ from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import access_rules, namespace_owners, policies, policy_bindings, role_bindings
 from regd.db.sql import upsert
+from regd.errors import ErrorKind
 
 #: Principals whose folded grants are cached at most (least recently used first out).
 GRANTS_CACHE_ENTRIES: Final = 10_000
@@ -67,12 +68,14 @@ class RoleBinding:
 
 def _check_principal(kind: str, principal_id: str) -> None:
     if kind not in PRINCIPAL_KINDS or not principal_id:
-        raise IdentityError(400, "a binding names a principal: kind user or api-client, and its id")
+        raise IdentityError(
+            ErrorKind.INVALID, "a binding names a principal: kind user or api-client, and its id"
+        )
 
 
 async def _existing_principal(identities: Identities, kind: str, principal_id: str) -> None:
-    """400 for a malformed reference, 404 for a principal that does not exist: a grant to
-    a name nobody holds yet would pass to whoever is created under it later."""
+    """INVALID for a malformed reference, NOT_FOUND for a principal that does not exist: a
+    grant to a name nobody holds yet would pass to whoever is created under it later."""
     _check_principal(kind, principal_id)
     if kind == "user":
         await identities.user(principal_id)
@@ -87,7 +90,7 @@ def check_rule_actions(actions: Any) -> None:
         or not all(isinstance(action, str) for action in actions)
         or not set(actions) <= RULE_ACTIONS
     ):
-        raise IdentityError(400, "actions: a non-empty list of pull, push, delete")
+        raise IdentityError(ErrorKind.INVALID, "actions: a non-empty list of pull, push, delete")
 
 
 class Grants:
@@ -126,19 +129,21 @@ class Grants:
         for policy in await self.policies():
             if policy.name == name:
                 return policy
-        raise IdentityError(404, f"no policy {name!r}")
+        raise IdentityError(ErrorKind.NOT_FOUND, f"no policy {name!r}")
 
     async def create_policy(self, name: str, description: str, rules: Any) -> Policy:
         if not POLICY_NAME.fullmatch(name or ""):
-            raise IdentityError(400, "a policy name is lowercase kebab-case (registry-push)")
+            raise IdentityError(
+                ErrorKind.INVALID, "a policy name is lowercase kebab-case (registry-push)"
+            )
         if name in BUILTIN_POLICIES:
-            raise IdentityError(409, f"{name!r} is a built-in policy")
+            raise IdentityError(ErrorKind.CONFLICT, f"{name!r} is a built-in policy")
         checked = normalize_grants(rules)
         if not checked:
-            raise IdentityError(400, "a policy needs at least one rule")
+            raise IdentityError(ErrorKind.INVALID, "a policy needs at least one rule")
         async with auth_write(self._db) as conn:
             if await conn.scalar(sa.select(policies.c.name).where(policies.c.name == name)):
-                raise IdentityError(409, f"policy {name!r} exists")
+                raise IdentityError(ErrorKind.CONFLICT, f"policy {name!r} exists")
             await conn.execute(
                 sa.insert(policies).values(
                     name=name, description=description, rules=checked, created_at=time.time()
@@ -149,13 +154,13 @@ class Grants:
 
     async def delete_policy(self, name: str) -> None:
         if name in BUILTIN_POLICIES:
-            raise IdentityError(409, f"{name!r} is a built-in policy")
+            raise IdentityError(ErrorKind.CONFLICT, f"{name!r} is a built-in policy")
         async with auth_write(self._db) as conn:
             result = await conn.execute(sa.delete(policies).where(policies.c.name == name))
             await conn.execute(sa.delete(policy_bindings).where(policy_bindings.c.policy == name))
         self.invalidate()
         if not result.rowcount:
-            raise IdentityError(404, f"no policy {name!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no policy {name!r}")
 
     async def bind_policy(self, policy: str, kind: str, principal_id: str) -> None:
         await _existing_principal(self._identities, kind, principal_id)
@@ -184,7 +189,9 @@ class Grants:
             )
         self.invalidate()
         if not result.rowcount:
-            raise IdentityError(404, f"{kind} {principal_id!r} does not hold policy {policy!r}")
+            raise IdentityError(
+                ErrorKind.NOT_FOUND, f"{kind} {principal_id!r} does not hold policy {policy!r}"
+            )
 
     async def bound_policies(self, kind: str, principal_id: str) -> list[str]:
         async with self._db.read() as conn:
@@ -229,11 +236,15 @@ class Grants:
         self, role: str, kind: str, principal_id: str, namespace: str
     ) -> RoleBinding:
         if role not in ROLES:
-            raise IdentityError(400, f"unknown role {role!r}: one of {', '.join(sorted(ROLES))}")
+            raise IdentityError(
+                ErrorKind.INVALID, f"unknown role {role!r}: one of {', '.join(sorted(ROLES))}"
+            )
         await _existing_principal(self._identities, kind, principal_id)
         namespace = namespace.strip("/")
         if not namespace:
-            raise IdentityError(400, "a role binding needs a namespace (repository-name prefix)")
+            raise IdentityError(
+                ErrorKind.INVALID, "a role binding needs a namespace (repository-name prefix)"
+            )
         binding = RoleBinding(role, kind, principal_id, namespace)
         async with auth_write(self._db) as conn:
             await upsert(
@@ -262,7 +273,7 @@ class Grants:
             )
         self.invalidate()
         if not result.rowcount:
-            raise IdentityError(404, "no such role binding")
+            raise IdentityError(ErrorKind.NOT_FOUND, "no such role binding")
 
     # -- access rules --------------------------------------------------------
 
@@ -283,7 +294,9 @@ class Grants:
         if kind == "public":
             principal_id = ""
             if actions != [PULL]:
-                raise IdentityError(400, "a public access rule grants pull and nothing else")
+                raise IdentityError(
+                    ErrorKind.INVALID, "a public access rule grants pull and nothing else"
+                )
         else:
             await _existing_principal(self._identities, kind, principal_id)
         check_rule_actions(actions)
@@ -314,7 +327,7 @@ class Grants:
             )
         self.invalidate()
         if not result.rowcount:
-            raise IdentityError(404, "no such access rule")
+            raise IdentityError(ErrorKind.NOT_FOUND, "no such access rule")
 
     async def forget_repository(self, repository: str) -> None:
         """A deleted repository's access rules and owner go with it."""

@@ -31,7 +31,7 @@ from regd.db.schema import (
     tokens,
     users,
 )
-from regd.errors import RequestError
+from regd.errors import ErrorKind, RequestError
 
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 API_CLIENT_ID = re.compile(r"cli-[a-z0-9]{5}")
@@ -39,7 +39,7 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class IdentityError(RequestError):
-    """A request about identities that cannot be done (HTTP layer: 4xx)."""
+    """A request about identities that cannot be done (by its ErrorKind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,9 @@ class ApiClient:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise IdentityError(400, f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise IdentityError(
+            ErrorKind.INVALID, f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
 
 
 def normalize_grants(raw: Any) -> list[dict[str, Any]]:
@@ -76,23 +78,25 @@ def normalize_grants(raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise IdentityError(400, "grants must be a list")
+        raise IdentityError(ErrorKind.INVALID, "grants must be a list")
     result = []
     for item in raw:
         if not isinstance(item, dict):
-            raise IdentityError(400, "each grant is an object")
+            raise IdentityError(ErrorKind.INVALID, "each grant is an object")
         capabilities = item.get("capabilities", [PULL])
         repositories = item.get("repositories")
         if not isinstance(capabilities, list) or not set(capabilities) <= CAPABILITIES:
             raise IdentityError(
-                400, f"capabilities must be among {', '.join(sorted(CAPABILITIES))}"
+                ErrorKind.INVALID, f"capabilities must be among {', '.join(sorted(CAPABILITIES))}"
             )
         if (
             not isinstance(repositories, list)
             or not repositories
             or not all(isinstance(glob, str) and glob for glob in repositories)
         ):
-            raise IdentityError(400, "repositories must be a non-empty list of names or globs")
+            raise IdentityError(
+                ErrorKind.INVALID, "repositories must be a non-empty list of names or globs"
+            )
         result.append({"capabilities": sorted(set(capabilities)), "repositories": repositories})
     return result
 
@@ -123,13 +127,15 @@ class Identities:
 
     async def create_user(self, name: str, password: str, admin: bool = False) -> User:
         if not USER_NAME.fullmatch(name) or API_CLIENT_ID.fullmatch(name):
-            raise IdentityError(400, f"invalid user name {name!r}: [a-z0-9][a-z0-9._-]{{0,63}}")
+            raise IdentityError(
+                ErrorKind.INVALID, f"invalid user name {name!r}: [a-z0-9][a-z0-9._-]{{0,63}}"
+            )
         _check_password(password)
         user = User(name, admin, time.time())
         password_hash = await hash_password(password)
         async with self._db.write() as conn:
             if await conn.scalar(sa.select(users.c.name).where(users.c.name == name)):
-                raise IdentityError(409, f"user {name!r} exists")
+                raise IdentityError(ErrorKind.CONFLICT, f"user {name!r} exists")
             await conn.execute(
                 sa.insert(users).values(
                     name=name, password_hash=password_hash, admin=admin, created_at=user.created_at
@@ -152,7 +158,7 @@ class Identities:
         for user in await self.users():
             if user.name == name:
                 return user
-        raise IdentityError(404, f"no user {name!r}")
+        raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
     async def set_password(self, name: str, password: str) -> None:
         _check_password(password)
@@ -162,11 +168,11 @@ class Identities:
                 sa.update(users).where(users.c.name == name).values(password_hash=password_hash)
             )
         if not result.rowcount:
-            raise IdentityError(404, f"no user {name!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
     async def delete_user(self, name: str) -> None:
         if name == "admin":
-            raise IdentityError(409, "the admin user cannot be deleted")
+            raise IdentityError(ErrorKind.CONFLICT, "the admin user cannot be deleted")
         async with auth_write(self._db) as conn:
             result = await conn.execute(sa.delete(users).where(users.c.name == name))
             if result.rowcount:
@@ -175,7 +181,7 @@ class Identities:
                     sa.delete(namespace_owners).where(namespace_owners.c.owner == name)
                 )
         if not result.rowcount:
-            raise IdentityError(404, f"no user {name!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
     # -- API clients ---------------------------------------------------------
 
@@ -228,7 +234,7 @@ class Identities:
                 await conn.execute(sa.select(api_clients).where(api_clients.c.id == client_id))
             ).first()
         if row is None:
-            raise IdentityError(404, f"no API client {client_id!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
         return _api_client(row)
 
     async def reset_secret(self, client_id: str) -> str:
@@ -240,7 +246,7 @@ class Identities:
                 .values(secret_hash=token_hash(secret))
             )
         if not result.rowcount:
-            raise IdentityError(404, f"no API client {client_id!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
         return secret
 
     async def delete_api_client(self, client_id: str) -> None:
@@ -249,7 +255,7 @@ class Identities:
             if result.rowcount:
                 await _forget_principal(conn, "api-client", client_id)
         if not result.rowcount:
-            raise IdentityError(404, f"no API client {client_id!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
 
     # -- authentication ------------------------------------------------------
 

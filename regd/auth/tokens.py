@@ -20,6 +20,7 @@ from regd.auth.secrets import random_id, random_secret, same_hash, token_hash
 from regd.db import Database
 from regd.db.schema import tokens
 from regd.durations import parse_duration
+from regd.errors import ErrorKind
 
 TokenKind = Literal["personal", "session", "refresh"]
 _FORMAT: Final = re.compile(r"regd_([a-z0-9]{12})_([A-Za-z0-9_-]{20,})")
@@ -31,10 +32,12 @@ def parse_ttl(text: str) -> float:
     """``4h``, ``30m``, ``1y2d5h`` or plain seconds; an unlimited token is refused."""
     text = text.strip().lower()
     if not text.isdigit() and not _TTL.fullmatch(text):
-        raise IdentityError(400, f"invalid ttl {text!r}: write it like 4h, 30m or 1y2d5h")
+        raise IdentityError(
+            ErrorKind.INVALID, f"invalid ttl {text!r}: write it like 4h, 30m or 1y2d5h"
+        )
     seconds = parse_duration(text)
     if seconds <= 0 or seconds > MAX_TTL:
-        raise IdentityError(400, "a token's ttl must be positive and at most 10y")
+        raise IdentityError(ErrorKind.INVALID, "a token's ttl must be positive and at most 10y")
     return seconds
 
 
@@ -70,11 +73,11 @@ class Tokens:
     ) -> tuple[TokenInfo, str]:
         """A new token for ``owner`` and its value (shown once)."""
         if owner.anonymous:
-            raise IdentityError(401, "tokens are for authenticated principals")
+            raise IdentityError(ErrorKind.UNAUTHORIZED, "tokens are for authenticated principals")
         if policies is not None:
             unknown = [policy for policy in policies if not isinstance(policy, str) or not policy]
             if unknown:
-                raise IdentityError(400, "policies must be a list of policy names")
+                raise IdentityError(ErrorKind.INVALID, "policies must be a list of policy names")
         # A token never holds more than the principal it was minted from.
         if owner.token_policies is not None:
             policies = [p for p in (policies or owner.token_policies) if p in owner.token_policies]
@@ -160,7 +163,7 @@ class Tokens:
         async with self._db.read() as conn:
             row = (await conn.execute(sa.select(tokens).where(tokens.c.id == accessor))).first()
         if row is None:
-            raise IdentityError(404, f"no token {accessor!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no token {accessor!r}")
         return _info(row)
 
     async def revoke(self, accessor: str) -> None:
@@ -172,7 +175,7 @@ class Tokens:
                 .values(revoked_at=time.time())
             )
         if not result.rowcount:
-            raise IdentityError(404, f"no active token {accessor!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no active token {accessor!r}")
 
 
 def _info(row: Any) -> TokenInfo:

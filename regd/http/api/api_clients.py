@@ -16,10 +16,10 @@ from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import ROLES
 from regd.auth.identities import ApiClient, normalize_grants
 from regd.auth.tokens import parse_ttl
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import is_admin, refuse_limited_token
 from regd.http.api.common import field, json_body, timestamp
 from regd.http.api.routes import DENIED, GRANTS_SCHEMA, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
 BASE = "/api/v1/api-clients"
@@ -49,7 +49,9 @@ async def _may_grant(request: web.Request, grants: list[dict[str, Any]]) -> None
         for glob in item["repositories"]:
             for capability in sorted(item["capabilities"]):
                 if not await access.authorize(caller, Resource(REPOSITORY, glob), capability):
-                    raise Problem(403, f"{caller} may not grant {capability} on {glob!r}")
+                    raise RequestError(
+                        ErrorKind.FORBIDDEN, f"{caller} may not grant {capability} on {glob!r}"
+                    )
 
 
 async def list_clients(request: web.Request) -> web.Response:
@@ -65,13 +67,17 @@ async def create_client(request: web.Request) -> web.Response:
     access = request.app[ACCESS]
     # A robot or a token limited to policies would make a client outliving its own expiry.
     if caller.kind == "api-client" and not await is_admin(request):
-        raise Problem(403, f"{caller} is an API client: it may not create API clients")
+        raise RequestError(
+            ErrorKind.FORBIDDEN, f"{caller} is an API client: it may not create API clients"
+        )
     await refuse_limited_token(request, "create an API client")
     grants = normalize_grants(field(body, "grants", list, None))
     namespace = field(body, "namespace", str, None)
     role = field(body, "role", str, None)
     if role is not None and (role not in ROLES or not namespace):
-        raise Problem(400, f"role is one of {', '.join(sorted(ROLES))}, bound with a namespace")
+        raise RequestError(
+            ErrorKind.INVALID, f"role is one of {', '.join(sorted(ROLES))}, bound with a namespace"
+        )
     role_grant = []
     if namespace and role:
         role_grant = [
@@ -95,7 +101,7 @@ async def _visible(request: web.Request) -> ApiClient:
     client = await request.app[ACCESS].identities.api_client(request.match_info["id"])
     caller = principal(request)
     if client.owner != caller.id and not await is_admin(request):
-        raise Problem(404, f"no API client {client.id!r}")
+        raise RequestError(ErrorKind.NOT_FOUND, f"no API client {client.id!r}")
     return client
 
 

@@ -7,10 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from regd.auth.identities import User
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import is_admin, refuse_limited_token, require_admin
 from regd.http.api.common import check_policies, field, json_body, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
 BASE = "/api/v1/users"
@@ -33,7 +33,7 @@ async def _self_or_admin(request: web.Request) -> str:
     name = request.match_info["name"]
     caller = principal(request)
     if not (caller.kind == "user" and caller.id == name) and not await is_admin(request):
-        raise Problem(403, f"{caller} may only see and change itself")
+        raise RequestError(ErrorKind.FORBIDDEN, f"{caller} may only see and change itself")
     return name
 
 
