@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import jwt
 
+from regd.auth.accounts import Accounts
 from regd.auth.capabilities import ADMIN, PULL
 from regd.auth.grants import Grants
 from regd.auth.identities import API_CLIENT_ID, Identities, IdentityError
@@ -65,6 +66,10 @@ class AccessController:
         self._basic_checks: InFlight[tuple[str, int | None, int], Principal | None] = InFlight()
         self._jwt_cache: Cache[str, tuple[Principal, dict[str, Any]]] = Cache(JWT_CACHE_ENTRIES)
         self.grants.generation.on_change(self._basic_cache.clear)
+        #: Multi-step changes to users, API clients and tokens, each one transaction.
+        self.accounts = Accounts(
+            identities.db, identities, tokens, grants, forget_credentials=self.forget_credentials
+        )
 
     # -- the decision --------------------------------------------------------
 

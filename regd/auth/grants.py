@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.auth.capabilities import (
     ADMIN,
@@ -33,7 +34,7 @@ from regd.auth.principals import Principal
 from regd.caching import Cache
 from regd.db import Database
 from regd.db.schema import access_rules, namespace_owners, policies, policy_bindings, role_bindings
-from regd.db.sql import upsert
+from regd.db.sql import AUTH_GENERATION, bump_generation, upsert
 from regd.errors import ErrorKind
 
 #: Principals whose folded grants are cached at most (least recently used first out).
@@ -81,6 +82,40 @@ async def _existing_principal(identities: Identities, kind: str, principal_id: s
         await identities.user(principal_id)
     else:
         await identities.api_client(principal_id)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise IdentityError(
+            ErrorKind.INVALID, f"unknown role {role!r}: one of {', '.join(sorted(ROLES))}"
+        )
+
+
+def _check_namespace(namespace: str) -> None:
+    if not namespace.strip("/"):
+        raise IdentityError(
+            ErrorKind.INVALID, "a role binding needs a namespace (repository-name prefix)"
+        )
+
+
+async def _policy_exists(conn: AsyncConnection, name: str) -> bool:
+    if name in BUILTIN_POLICIES:
+        return True
+    return bool(await conn.scalar(sa.select(policies.c.name).where(policies.c.name == name)))
+
+
+async def _bind_policy(conn: AsyncConnection, policy: str, kind: str, principal_id: str) -> None:
+    await upsert(
+        conn,
+        policy_bindings,
+        {
+            "policy": policy,
+            "principal_kind": kind,
+            "principal_id": principal_id,
+            "created_at": time.time(),
+        },
+        keys=("policy", "principal_kind", "principal_id"),
+    )
 
 
 def check_rule_actions(actions: Any) -> None:
@@ -166,18 +201,21 @@ class Grants:
         await _existing_principal(self._identities, kind, principal_id)
         await self.policy(policy)
         async with auth_write(self._db) as conn:
-            await upsert(
-                conn,
-                policy_bindings,
-                {
-                    "policy": policy,
-                    "principal_kind": kind,
-                    "principal_id": principal_id,
-                    "created_at": time.time(),
-                },
-                keys=("policy", "principal_kind", "principal_id"),
-            )
+            await _bind_policy(conn, policy, kind, principal_id)
         self.invalidate()
+
+    async def bind_policies(
+        self, conn: AsyncConnection, names: list[str], kind: str, principal_id: str
+    ) -> None:
+        """Bind each policy to a principal made in the caller's transaction (which bumps
+        the ``auth`` generation); INVALID, naming them, when some policies do not exist."""
+        unknown = [name for name in names if not await _policy_exists(conn, name)]
+        if unknown:
+            raise IdentityError(
+                ErrorKind.INVALID, f"unknown policies: {', '.join(map(str, unknown))}"
+            )
+        for name in names:
+            await _bind_policy(conn, name, kind, principal_id)
 
     async def unbind_policy(self, policy: str, kind: str, principal_id: str) -> None:
         async with auth_write(self._db) as conn:
@@ -235,31 +273,32 @@ class Grants:
     async def bind_role(
         self, role: str, kind: str, principal_id: str, namespace: str
     ) -> RoleBinding:
-        if role not in ROLES:
-            raise IdentityError(
-                ErrorKind.INVALID, f"unknown role {role!r}: one of {', '.join(sorted(ROLES))}"
-            )
+        _check_role(role)
         await _existing_principal(self._identities, kind, principal_id)
-        namespace = namespace.strip("/")
-        if not namespace:
-            raise IdentityError(
-                ErrorKind.INVALID, "a role binding needs a namespace (repository-name prefix)"
-            )
-        binding = RoleBinding(role, kind, principal_id, namespace)
         async with auth_write(self._db) as conn:
-            await upsert(
-                conn,
-                role_bindings,
-                {
-                    "role": role,
-                    "principal_kind": kind,
-                    "principal_id": principal_id,
-                    "namespace": namespace,
-                    "created_at": time.time(),
-                },
-                keys=("role", "principal_kind", "principal_id", "namespace"),
-            )
+            binding = await self.add_role_binding(conn, role, kind, principal_id, namespace)
         self.invalidate()
+        return binding
+
+    async def add_role_binding(
+        self, conn: AsyncConnection, role: str, kind: str, principal_id: str, namespace: str
+    ) -> RoleBinding:
+        """Bind a role to a principal that exists in the caller's auth transaction."""
+        _check_role(role)
+        _check_namespace(namespace)
+        binding = RoleBinding(role, kind, principal_id, namespace.strip("/"))
+        await upsert(
+            conn,
+            role_bindings,
+            {
+                "role": role,
+                "principal_kind": kind,
+                "principal_id": principal_id,
+                "namespace": binding.namespace,
+                "created_at": time.time(),
+            },
+            keys=("role", "principal_kind", "principal_id", "namespace"),
+        )
         return binding
 
     async def unbind_role(self, role: str, kind: str, principal_id: str, namespace: str) -> None:
@@ -299,22 +338,29 @@ class Grants:
                 )
         else:
             await _existing_principal(self._identities, kind, principal_id)
+        async with auth_write(self._db) as conn:
+            rule = await self.add_access_rule(conn, repository, kind, principal_id, actions)
+        self.invalidate()
+        return rule
+
+    async def add_access_rule(
+        self, conn: AsyncConnection, repository: str, kind: str, principal_id: str, actions: Any
+    ) -> AccessRule:
+        """Add or replace a principal's rule, in the caller's auth transaction."""
         check_rule_actions(actions)
         rule = AccessRule(repository, kind, principal_id, sorted(set(actions)))
-        async with auth_write(self._db) as conn:
-            await upsert(
-                conn,
-                access_rules,
-                {
-                    "repository": repository,
-                    "principal_kind": kind,
-                    "principal_id": principal_id,
-                    "actions": rule.actions,
-                    "created_at": time.time(),
-                },
-                keys=("repository", "principal_kind", "principal_id"),
-            )
-        self.invalidate()
+        await upsert(
+            conn,
+            access_rules,
+            {
+                "repository": repository,
+                "principal_kind": kind,
+                "principal_id": principal_id,
+                "actions": rule.actions,
+                "created_at": time.time(),
+            },
+            keys=("repository", "principal_kind", "principal_id"),
+        )
         return rule
 
     async def remove_access_rule(self, repository: str, kind: str, principal_id: str) -> None:
@@ -329,32 +375,31 @@ class Grants:
         if not result.rowcount:
             raise IdentityError(ErrorKind.NOT_FOUND, "no such access rule")
 
-    async def forget_repository(self, repository: str) -> None:
-        """A deleted repository's access rules and owner go with it."""
-        async with auth_write(self._db) as conn:
-            await conn.execute(
-                sa.delete(access_rules).where(access_rules.c.repository == repository)
-            )
-            await conn.execute(
-                sa.delete(namespace_owners).where(namespace_owners.c.namespace == repository)
-            )
-        self.invalidate()
+    async def forget_repository(self, conn: AsyncConnection, repository: str) -> None:
+        """A deleted repository's access rules and owner go with it (in the caller's
+        transaction, which this bumps the ``auth`` generation in; then :meth:`invalidate`)."""
+        await conn.execute(sa.delete(access_rules).where(access_rules.c.repository == repository))
+        await conn.execute(
+            sa.delete(namespace_owners).where(namespace_owners.c.namespace == repository)
+        )
+        await bump_generation(conn, AUTH_GENERATION)
 
     # -- ownership -----------------------------------------------------------
 
-    async def claim_namespace(self, namespace: str, owner: str) -> bool:
-        """Record ``owner`` as the creator of ``namespace`` unless someone already is."""
-        async with auth_write(self._db) as conn:
-            if await conn.scalar(
-                sa.select(namespace_owners.c.owner).where(namespace_owners.c.namespace == namespace)
-            ):
-                return False
-            await conn.execute(
-                sa.insert(namespace_owners).values(
-                    namespace=namespace, owner=owner, created_at=time.time()
-                )
+    async def claim_namespace(self, conn: AsyncConnection, namespace: str, owner: str) -> bool:
+        """Record ``owner`` as the creator of ``namespace`` unless someone already is (in
+        the caller's transaction, which this bumps the ``auth`` generation in; then
+        :meth:`invalidate`)."""
+        if await conn.scalar(
+            sa.select(namespace_owners.c.owner).where(namespace_owners.c.namespace == namespace)
+        ):
+            return False
+        await conn.execute(
+            sa.insert(namespace_owners).values(
+                namespace=namespace, owner=owner, created_at=time.time()
             )
-        self.invalidate()
+        )
+        await bump_generation(conn, AUTH_GENERATION)
         return True
 
     async def owner_of(self, namespace: str) -> str | None:

@@ -105,6 +105,10 @@ class Identities:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def db(self) -> Database:
+        return self._db
+
     # -- users ---------------------------------------------------------------
 
     async def bootstrap_admin(self, password: str | None) -> str | None:
@@ -126,22 +130,32 @@ class Identities:
         return generated
 
     async def create_user(self, name: str, password: str, admin: bool = False) -> User:
+        user, password_hash = await self.new_user(name, password, admin)
+        async with self._db.write() as conn:
+            await self.add_user(conn, user, password_hash)
+        return user
+
+    async def new_user(self, name: str, password: str, admin: bool = False) -> tuple[User, str]:
+        """A user checked and its password hashed (slow: outside any transaction)."""
         if not USER_NAME.fullmatch(name) or API_CLIENT_ID.fullmatch(name):
             raise IdentityError(
                 ErrorKind.INVALID, f"invalid user name {name!r}: [a-z0-9][a-z0-9._-]{{0,63}}"
             )
         _check_password(password)
-        user = User(name, admin, time.time())
-        password_hash = await hash_password(password)
-        async with self._db.write() as conn:
-            if await conn.scalar(sa.select(users.c.name).where(users.c.name == name)):
-                raise IdentityError(ErrorKind.CONFLICT, f"user {name!r} exists")
-            await conn.execute(
-                sa.insert(users).values(
-                    name=name, password_hash=password_hash, admin=admin, created_at=user.created_at
-                )
+        return User(name, admin, time.time()), await hash_password(password)
+
+    async def add_user(self, conn: AsyncConnection, user: User, password_hash: str) -> None:
+        """Store a user from :meth:`new_user` in the caller's transaction."""
+        if await conn.scalar(sa.select(users.c.name).where(users.c.name == user.name)):
+            raise IdentityError(ErrorKind.CONFLICT, f"user {user.name!r} exists")
+        await conn.execute(
+            sa.insert(users).values(
+                name=user.name,
+                password_hash=password_hash,
+                admin=user.admin,
+                created_at=user.created_at,
             )
-        return user
+        )
 
     async def users(self) -> list[User]:
         async with self._db.read() as conn:
@@ -161,12 +175,15 @@ class Identities:
         raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
     async def set_password(self, name: str, password: str) -> None:
-        _check_password(password)
-        password_hash = await hash_password(password)
+        password_hash = await new_password_hash(password)
         async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.update(users).where(users.c.name == name).values(password_hash=password_hash)
-            )
+            await self.store_password(conn, name, password_hash)
+
+    async def store_password(self, conn: AsyncConnection, name: str, password_hash: str) -> None:
+        """A user's new password hash, in the caller's auth transaction."""
+        result = await conn.execute(
+            sa.update(users).where(users.c.name == name).values(password_hash=password_hash)
+        )
         if not result.rowcount:
             raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
@@ -194,30 +211,44 @@ class Identities:
         expires_at: float | None = None,
     ) -> tuple[ApiClient, str]:
         """A new robot and its secret (shown once)."""
+        async with self._db.write() as conn:
+            return await self.add_api_client(
+                conn, description, owner, grants, namespace, expires_at
+            )
+
+    async def add_api_client(
+        self,
+        conn: AsyncConnection,
+        description: str = "",
+        owner: str | None = None,
+        grants: Any = None,
+        namespace: str | None = None,
+        expires_at: float | None = None,
+    ) -> tuple[ApiClient, str]:
+        """Like :meth:`create_api_client`, in the caller's transaction."""
         secret = random_secret(24)
         checked = normalize_grants(grants)
-        async with self._db.write() as conn:
-            while True:
-                client_id = random_id("cli-", 5)
-                if not await conn.scalar(
-                    sa.select(api_clients.c.id).where(api_clients.c.id == client_id)
-                ):
-                    break
-            client = ApiClient(
-                client_id, description, owner, namespace, checked, expires_at, time.time()
+        while True:
+            client_id = random_id("cli-", 5)
+            if not await conn.scalar(
+                sa.select(api_clients.c.id).where(api_clients.c.id == client_id)
+            ):
+                break
+        client = ApiClient(
+            client_id, description, owner, namespace, checked, expires_at, time.time()
+        )
+        await conn.execute(
+            sa.insert(api_clients).values(
+                id=client.id,
+                description=description,
+                secret_hash=token_hash(secret),
+                owner=owner,
+                namespace=namespace,
+                grants=checked,
+                expires_at=expires_at,
+                created_at=client.created_at,
             )
-            await conn.execute(
-                sa.insert(api_clients).values(
-                    id=client.id,
-                    description=description,
-                    secret_hash=token_hash(secret),
-                    owner=owner,
-                    namespace=namespace,
-                    grants=checked,
-                    expires_at=expires_at,
-                    created_at=client.created_at,
-                )
-            )
+        )
         return client, secret
 
     async def api_clients(self, owner: str | None = None) -> list[ApiClient]:
@@ -237,14 +268,14 @@ class Identities:
             raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
         return _api_client(row)
 
-    async def reset_secret(self, client_id: str) -> str:
+    async def reset_secret(self, conn: AsyncConnection, client_id: str) -> str:
+        """A new secret for an API client, in the caller's auth transaction."""
         secret = random_secret(24)
-        async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.update(api_clients)
-                .where(api_clients.c.id == client_id)
-                .values(secret_hash=token_hash(secret))
-            )
+        result = await conn.execute(
+            sa.update(api_clients)
+            .where(api_clients.c.id == client_id)
+            .values(secret_hash=token_hash(secret))
+        )
         if not result.rowcount:
             raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
         return secret
@@ -313,6 +344,12 @@ async def _forget_principal(conn: AsyncConnection, kind: str, principal_id: str)
             .where(table.c.principal_kind == kind)
             .where(table.c.principal_id == principal_id)
         )
+
+
+async def new_password_hash(password: str) -> str:
+    """The hash of an acceptable password (slow: outside any transaction)."""
+    _check_password(password)
+    return await hash_password(password)
 
 
 def _api_client(row: Any) -> ApiClient:

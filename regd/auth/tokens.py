@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.auth.generation import auth_write
 from regd.auth.identities import IdentityError
@@ -135,17 +136,19 @@ class Tokens:
             ).first()
         return row is not None and row.revoked_at is None and row.expires_at > time.time()
 
-    async def revoke_sessions(self, principal_kind: str, principal_id: str) -> int:
-        """Revoke the refresh tokens (login sessions) of a principal, after a credential change."""
-        async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.update(tokens)
-                .where(tokens.c.principal_kind == principal_kind)
-                .where(tokens.c.principal_id == principal_id)
-                .where(tokens.c.kind == "refresh")
-                .where(tokens.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
-            )
+    async def revoke_sessions(
+        self, conn: AsyncConnection, principal_kind: str, principal_id: str
+    ) -> int:
+        """Revoke the refresh tokens (login sessions) of a principal, after a credential
+        change, in the caller's auth transaction."""
+        result = await conn.execute(
+            sa.update(tokens)
+            .where(tokens.c.principal_kind == principal_kind)
+            .where(tokens.c.principal_id == principal_id)
+            .where(tokens.c.kind == "refresh")
+            .where(tokens.c.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
         return int(result.rowcount or 0)
 
     async def list(

@@ -74,10 +74,12 @@ async def set_rule(request: web.Request) -> web.Response:
     caller = principal(request)
     await refuse_limited_token(request, "create an API client")
     check_rule_actions(actions)
-    client, secret = await access.identities.create_api_client(
-        description=description, owner=caller.id if caller.kind == "user" else None
+    client, secret, rule = await access.accounts.create_api_client_with_rule(
+        description=description,
+        owner=caller.id if caller.kind == "user" else None,
+        repository=name,
+        actions=actions,
     )
-    rule = await access.grants.set_access_rule(name, "api-client", client.id, actions)
     created = {"id": client.id, "description": client.description, "secret": secret}
     return web.json_response({**_rule(rule), "api-client": created}, status=201)
 

@@ -85,15 +85,14 @@ async def create_client(request: web.Request) -> web.Response:
         ]
     await _may_grant(request, grants + role_grant)
     ttl = field(body, "ttl", str, None)
-    client, secret = await access.identities.create_api_client(
+    client, secret = await access.accounts.create_api_client(
         description=field(body, "description", str, ""),
         owner=caller.id if caller.kind == "user" else None,
         grants=grants,
         namespace=namespace,
+        role=role,
         expires_at=time.time() + parse_ttl(ttl) if ttl else None,
     )
-    if namespace and role:  # a role binding like any other: role-bindings list shows it
-        await access.grants.bind_role(role, "api-client", client.id, namespace)
     return web.json_response({**await _render(request, client), "secret": secret}, status=201)
 
 
@@ -112,18 +111,13 @@ async def show_client(request: web.Request) -> web.Response:
 async def reset_secret(request: web.Request) -> web.Response:
     client = await _visible(request)
     await refuse_limited_token(request, "reset an API client's secret")
-    access = request.app[ACCESS]
-    secret = await access.identities.reset_secret(client.id)
-    await access.tokens.revoke_sessions("api-client", client.id)
-    access.forget_credentials()
+    secret = await request.app[ACCESS].accounts.reset_secret(client.id)
     return web.json_response({**await _render(request, client), "secret": secret})
 
 
 async def delete_client(request: web.Request) -> web.Response:
     client = await _visible(request)
-    access = request.app[ACCESS]
-    await access.identities.delete_api_client(client.id)
-    access.forget_credentials()
+    await request.app[ACCESS].accounts.delete_api_client(client.id)
     return web.Response(status=204)
 
 

@@ -148,9 +148,7 @@ async def show_token(request: web.Request) -> web.Response:
 
 async def revoke_token(request: web.Request) -> web.Response:
     info = await _own(request)
-    access = request.app[ACCESS]
-    await access.tokens.revoke(info.id)
-    access.forget_credentials()
+    await request.app[ACCESS].accounts.revoke_token(info.id)
     return web.Response(status=204)
 
 

@@ -76,10 +76,8 @@ async def sign_out(request: web.Request) -> web.Response:
             check_csrf(request, found[1])
         except CrossSiteRefused as error:
             raise RequestError(ErrorKind.FORBIDDEN, str(error)) from None
-        access = request.app[ACCESS]
         if found[0].token_id is not None:
-            await access.tokens.revoke(found[0].token_id)
-            access.forget_credentials()
+            await request.app[ACCESS].accounts.revoke_token(found[0].token_id)
     else:
         try:
             check_origin(request)
