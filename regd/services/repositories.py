@@ -22,7 +22,7 @@ async def create_repository(
         repository_id = await registry.inventory.add_repository(conn, name)
         if repository_id is None:
             raise RequestError(ErrorKind.CONFLICT, f"repository {name!r} exists")
-        claimed = owner is not None and await grants.claim_namespace(conn, name, owner)
+        claimed = owner is not None and await grants.claim_namespace_in(conn, name, owner)
     registry.inventory.added(name, repository_id)
     if claimed:
         grants.invalidate()
@@ -34,6 +34,6 @@ async def delete_repository(registry: Registry, grants: Grants, name: str) -> No
     owner: a repository created later under this name starts without either."""
     async with registry.db.write() as conn:
         repository_id = await registry.inventory.remove_repository(conn, name)
-        await grants.forget_repository(conn, name)
+        await grants.forget_repository_in(conn, name)
     registry.inventory.removed(name, repository_id)
     grants.invalidate()
