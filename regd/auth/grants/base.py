@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from regd.auth.generation import AuthGeneration
+import sqlalchemy as sa
+
+from regd.auth.generation import AuthGeneration, auth_write
 from regd.auth.identities import Identities, IdentityError
 from regd.db import Database
 from regd.errors import ErrorKind
@@ -22,6 +24,17 @@ class GrantStore:
     def invalidate(self) -> None:
         """This process changed grants: drop what it cached (and the credential cache)."""
         self.generation.invalidated()
+
+    async def _delete_one(self, table: sa.Table, missing: str, **match: str) -> None:
+        """Delete the row of ``table`` whose columns are ``match``; NOT_FOUND ``missing``
+        when there is none."""
+        async with auth_write(self._db) as conn:
+            result = await conn.execute(
+                sa.delete(table).where(*(table.c[name] == value for name, value in match.items()))
+            )
+        self.invalidate()
+        if not result.rowcount:
+            raise IdentityError(ErrorKind.NOT_FOUND, missing)
 
 
 def check_principal(kind: str, principal_id: str) -> None:

@@ -98,18 +98,13 @@ class PolicyGrants(GrantStore):
             await _bind_policy(conn, name, kind, principal_id)
 
     async def unbind_policy(self, policy: str, kind: str, principal_id: str) -> None:
-        async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.delete(policy_bindings)
-                .where(policy_bindings.c.policy == policy)
-                .where(policy_bindings.c.principal_kind == kind)
-                .where(policy_bindings.c.principal_id == principal_id)
-            )
-        self.invalidate()
-        if not result.rowcount:
-            raise IdentityError(
-                ErrorKind.NOT_FOUND, f"{kind} {principal_id!r} does not hold policy {policy!r}"
-            )
+        await self._delete_one(
+            policy_bindings,
+            f"{kind} {principal_id!r} does not hold policy {policy!r}",
+            policy=policy,
+            principal_kind=kind,
+            principal_id=principal_id,
+        )
 
     async def bound_policies(self, kind: str, principal_id: str) -> list[str]:
         async with self._db.read() as conn:

@@ -71,17 +71,14 @@ class RoleGrants(GrantStore):
         return binding
 
     async def unbind_role(self, role: str, kind: str, principal_id: str, namespace: str) -> None:
-        async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.delete(role_bindings)
-                .where(role_bindings.c.role == role)
-                .where(role_bindings.c.principal_kind == kind)
-                .where(role_bindings.c.principal_id == principal_id)
-                .where(role_bindings.c.namespace == namespace.strip("/"))
-            )
-        self.invalidate()
-        if not result.rowcount:
-            raise IdentityError(ErrorKind.NOT_FOUND, "no such role binding")
+        await self._delete_one(
+            role_bindings,
+            "no such role binding",
+            role=role,
+            principal_kind=kind,
+            principal_id=principal_id,
+            namespace=namespace.strip("/"),
+        )
 
 
 def _check_role(role: str) -> None:

@@ -86,16 +86,13 @@ class RuleGrants(GrantStore):
         return rule
 
     async def remove_access_rule(self, repository: str, kind: str, principal_id: str) -> None:
-        async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.delete(access_rules)
-                .where(access_rules.c.repository == repository)
-                .where(access_rules.c.principal_kind == kind)
-                .where(access_rules.c.principal_id == ("" if kind == "public" else principal_id))
-            )
-        self.invalidate()
-        if not result.rowcount:
-            raise IdentityError(ErrorKind.NOT_FOUND, "no such access rule")
+        await self._delete_one(
+            access_rules,
+            "no such access rule",
+            repository=repository,
+            principal_kind=kind,
+            principal_id="" if kind == "public" else principal_id,
+        )
 
     async def forget_repository(self, repository: str) -> None:
         """A deleted repository's access rules and owner go with it."""
