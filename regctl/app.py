@@ -15,9 +15,8 @@ from typer.core import TyperGroup
 
 from regctl import __version__, coercion, helptext
 from regctl.commands import (
-    GROUPS,
+    Nouns,
     access,
-    add_group,
     api_clients,
     audit,
     contexts,
@@ -42,21 +41,24 @@ from regctl.options import (
 
 
 class Root(TyperGroup):
-    """regctl's root: its noun groups (``GROUPS``) become click commands only when named.
+    """regctl's root: its noun groups (``nouns``) become click commands only when named.
 
     ``--help`` lists them from their help texts without building them.
     """
 
+    nouns: Nouns = Nouns()
+
     def list_commands(self, ctx: Any) -> list[str]:
         own = super().list_commands(ctx)
-        return [*own, *(name for name in GROUPS if name not in own)]
+        return [*own, *(name for name in self.nouns.names() if name not in own)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         found = super().get_command(ctx, cmd_name)
-        if found is None and cmd_name in GROUPS:
+        noun = self.nouns.get(cmd_name)
+        if found is None and noun is not None:
             from typer.main import get_group
 
-            group, panel, hidden = GROUPS[cmd_name]
+            group, panel, hidden = noun
             found = get_group(group)
             found.name, found.hidden, found.rich_help_panel = cmd_name, hidden, panel
             self.commands[cmd_name] = found
@@ -66,10 +68,11 @@ class Root(TyperGroup):
         rows: list[tuple[str, Any]] = []
         for name in self.list_commands(ctx):
             command = super().get_command(ctx, name)
-            if command is None:
-                group, _panel, hidden = GROUPS[name]
+            noun = self.nouns.get(name)
+            if command is None and noun is not None:
+                group, _panel, hidden = noun
                 command = typer.core.TyperCommand(name, help=group.info.help, hidden=hidden)
-            if not command.hidden:
+            if command is not None and not command.hidden:
                 rows.append((name, command))
         if rows:
             limit = formatter.width - 6 - max(len(name) for name, _ in rows)
@@ -84,7 +87,7 @@ class Root(TyperGroup):
         try:
             return self._click_resolve_command(ctx, args)
         except UsageError as error:
-            visible = [n for n in self.list_commands(ctx) if not GROUPS.get(n, (0, 0, False))[2]]
+            visible = [n for n in self.list_commands(ctx) if not self.nouns.hidden(n)]
             matches = get_close_matches(args[0], visible) if args else []
             if matches:
                 suggestions = ", ".join(repr(match) for match in matches)
@@ -92,11 +95,32 @@ class Root(TyperGroup):
             raise
 
 
+def build_nouns() -> Nouns:
+    """Every noun group of regctl, in --help order (login adds ``registry`` itself)."""
+    found = Nouns()
+    found.add(nouns.repositories, "repositories", nouns.PANEL)
+    found.add(nouns.repositories, "repos", nouns.PANEL, hidden=True)
+    found.add(nouns.tags, "tags", nouns.PANEL)
+    tokens.register(found)
+    users.register(found)
+    api_clients.register(found)
+    access.register(nouns.repositories, found)
+    strongbox.register(found)
+    remote_registries.register(found)
+    return found
+
+
+def _root_over(noun_groups: Nouns) -> type[Root]:
+    """The root group class over these nouns (typer instantiates it itself)."""
+    return type("Root", (Root,), {"nouns": noun_groups})
+
+
 coercion.install()
 helptext.install()
 
+NOUNS = build_nouns()
 app = typer.Typer(
-    cls=Root,
+    cls=_root_over(NOUNS),
     name="regctl",
     help="Drive a regd registry: repositories, tags, tokens, users, secrets, remote "
     f"registries.\n\n{OUTPUT_RULE}\n\nExit codes: 0 ok, 1 server error, 2 usage error, "
@@ -142,19 +166,10 @@ def root(
 ALIASES = {"repos": "repositories"}
 
 paths.register(app)
-add_group(nouns.repositories, "repositories", nouns.PANEL)
-add_group(nouns.repositories, "repos", nouns.PANEL, hidden=True)
-add_group(nouns.tags, "tags", nouns.PANEL)
-tokens.register()
-users.register()
-api_clients.register()
-access.register(nouns.repositories)
-strongbox.register()
-remote_registries.register()
-login.register(app)
-contexts.register()
-audit.register()
-webhooks.register()
+login.register(app, NOUNS)
+contexts.register(NOUNS)
+audit.register(NOUNS)
+webhooks.register(NOUNS)
 
 
 @app.command(rich_help_panel="Other")
@@ -182,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     from typer.main import get_command
 
     command = get_command(app)
+    GLOBAL.reset()  # an invocation starts with no options, even after another in-process
     try:
         result = command.main(args=argv, prog_name="regctl", standalone_mode=False)
     except RegctlError as error:

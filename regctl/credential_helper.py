@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     from regctl.runtime import GLOBAL
 
     arguments = sys.argv[1:] if argv is None else argv
-    GLOBAL.quiet = True  # stderr is docker's, not the user's
+    GLOBAL.reset().quiet = True  # stderr is docker's, not the user's
     action = arguments[0] if len(arguments) == 1 else None
     try:
         if action == "get":

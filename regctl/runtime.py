@@ -57,8 +57,16 @@ class Globals:
         self.debug = self.debug or debug
         return self
 
+    def reset(self) -> Globals:
+        """Back to no options given: the start of an invocation."""
+        self.server = self.format = self.ca_cert = None
+        self.quiet = self.debug = False
+        return self
 
-#: The options of this invocation.
+
+#: The options of the running invocation: reset by each ``main()`` (regctl's and
+#: docker-credential-regctl's), filled by the root callback and each command. One object,
+#: so the modules that read it (say, debug, the HTTP client's CA) see the same one.
 GLOBAL = Globals()
 
 

@@ -1,19 +1,39 @@
-"""Refusals of the management domain, for the HTTP layer to answer as problem+json.
+"""Every refusal of the management domain, defined once.
 
-Identities, Strongbox and remote registries each raise their own subclass; ``/api/v1``
-turns any of them into its ``status`` and ``message``. The ``/v2/`` API's error codes are
-elsewhere: :mod:`regd.registry.errors`.
+Domain code (identities, grants, tokens, Strongbox, remote registries, webhooks) raises a
+:class:`RequestError` — or its subclass of the domain — with an :class:`ErrorKind` and a
+one-line message; it never names an HTTP status. The HTTP layer alone maps a kind to its
+status and renders problem+json (:mod:`regd.http.errors`). The ``/v2/`` API's error codes
+are elsewhere: :mod:`regd.registry.errors`.
 """
 
 from __future__ import annotations
 
+import enum
+
+
+class ErrorKind(enum.Enum):
+    """Why a management request cannot be done, with a short title."""
+
+    INVALID = "the request is malformed or names something invalid"
+    UNAUTHORIZED = "authentication required"
+    FORBIDDEN = "the caller may not do this"
+    NOT_FOUND = "no such thing"
+    CONFLICT = "it conflicts with what exists"
+    TOO_LARGE = "the request body is too large"
+    UNAVAILABLE = "a service regd needs is unavailable"
+
+    @property
+    def title(self) -> str:
+        return self.value
+
 
 class RequestError(Exception):
-    """A request that cannot be done: an HTTP 4xx ``status`` and a one-line ``message``."""
+    """A request that cannot be done: its :class:`ErrorKind` and a one-line ``message``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.kind = kind
         self.message = message
 
 

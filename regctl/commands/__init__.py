@@ -106,11 +106,25 @@ def comma_list(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
-#: name -> (noun group, help panel, hidden), in --help order. regctl.app builds a group's
-#: click command (typer evaluates every annotation of every command in it) only when the
-#: command line names it, which keeps regctl --help and each command's start fast.
-GROUPS: dict[str, tuple[typer.Typer, str, bool]] = {}
+class Nouns:
+    """The noun groups of one command tree: name -> (group, help panel, hidden), in
+    --help order. regctl.app builds a group's click command (typer evaluates every
+    annotation of every command in it) only when the command line names it, which keeps
+    regctl --help and each command's start fast. Each command module's ``register`` adds
+    its nouns to the one regctl.app builds."""
 
+    def __init__(self) -> None:
+        self._groups: dict[str, tuple[typer.Typer, str, bool]] = {}
 
-def add_group(group: typer.Typer, name: str, panel: str, hidden: bool = False) -> None:
-    GROUPS[name] = (group, panel, hidden)
+    def add(self, group: typer.Typer, name: str, panel: str, hidden: bool = False) -> None:
+        self._groups[name] = (group, panel, hidden)
+
+    def get(self, name: str) -> tuple[typer.Typer, str, bool] | None:
+        return self._groups.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._groups)
+
+    def hidden(self, name: str) -> bool:
+        found = self._groups.get(name)
+        return found is not None and found[2]

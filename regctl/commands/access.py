@@ -11,7 +11,7 @@ import typer
 
 from regctl.commands import (
     IDENTITY_PANEL,
-    add_group,
+    Nouns,
     call,
     comma_list,
     connect,
@@ -61,10 +61,10 @@ access_rules = noun_group(
 )
 
 
-def register(repositories: typer.Typer) -> None:
+def register(repositories: typer.Typer, nouns: Nouns) -> None:
     """The policies and role-bindings nouns; access-rules under ``repositories``."""
-    add_group(policies_app, "policies", IDENTITY_PANEL)
-    add_group(bindings_app, "role-bindings", IDENTITY_PANEL)
+    nouns.add(policies_app, "policies", IDENTITY_PANEL)
+    nouns.add(bindings_app, "role-bindings", IDENTITY_PANEL)
     repositories.add_typer(access_rules, name="access-rules")
 
 

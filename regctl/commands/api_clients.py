@@ -11,7 +11,7 @@ import typer
 
 from regctl.commands import (
     IDENTITY_PANEL,
-    add_group,
+    Nouns,
     comma_list,
     connect,
     noun_delete,
@@ -46,8 +46,8 @@ clients_app = noun_group(
 )
 
 
-def register() -> None:
-    add_group(clients_app, "api-clients", IDENTITY_PANEL)
+def register(nouns: Nouns) -> None:
+    nouns.add(clients_app, "api-clients", IDENTITY_PANEL)
 
 
 ClientId = Annotated[str, typer.Argument(metavar="ID", help="An API client id, cli-xxxxx.")]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from regctl.commands import add_group, noun_group, noun_list, principal_ref
+from regctl.commands import Nouns, noun_group, noun_list, principal_ref
 from regctl.options import Globals, common_options
 from regctl.output import Column
 
@@ -23,8 +23,8 @@ AUDIT_COLUMNS = (
 audit_app = noun_group("The audit log: list.")
 
 
-def register() -> None:
-    add_group(audit_app, "audit", PANEL)
+def register(nouns: Nouns) -> None:
+    nouns.add(audit_app, "audit", PANEL)
 
 
 @audit_app.command("list")

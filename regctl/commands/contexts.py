@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from regctl.commands import add_group, noun_format
+from regctl.commands import Nouns, noun_format
 from regctl.errors import NotFound
 from regctl.options import Globals, common_options, say
 from regctl.output import Column, emit
@@ -36,9 +36,9 @@ ContextName = Annotated[
 ]
 
 
-def register() -> None:
+def register(nouns: Nouns) -> None:
     """Add the config group (after login.register's registry group, for --help's order)."""
-    add_group(config_app, "config", PANEL)
+    nouns.add(config_app, "config", PANEL)
 
 
 # -- what login.py shares --------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from regctl.commands import add_group, password_from_stdin
+from regctl.commands import Nouns, password_from_stdin
 from regctl.commands.contexts import (
     PANEL,
     find_context,
@@ -38,11 +38,11 @@ TtlOption = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, nouns: Nouns) -> None:
     """Add login, logout and whoami to ``app``, then the registry group."""
     for command in (login, logout, whoami):
         app.command(rich_help_panel=PANEL)(command)
-    add_group(registry_app, "registry", PANEL)
+    nouns.add(registry_app, "registry", PANEL)
 
 
 # -- login -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import typer
 
 from regctl.commands import (
     STRONGBOX_PANEL,
-    add_group,
+    Nouns,
     noun_create,
     noun_delete,
     noun_group,
@@ -43,8 +43,8 @@ REMOTE_COLUMNS = (
 remotes_app = noun_group("Remote registries (upstreams of the pull-through cache).")
 
 
-def register() -> None:
-    add_group(remotes_app, "remote-registries", STRONGBOX_PANEL)
+def register(nouns: Nouns) -> None:
+    nouns.add(remotes_app, "remote-registries", STRONGBOX_PANEL)
 
 
 Address = Annotated[

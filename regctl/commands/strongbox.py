@@ -14,7 +14,7 @@ import typer
 
 from regctl.commands import (
     STRONGBOX_PANEL,
-    add_group,
+    Nouns,
     call,
     connect,
     noun_create,
@@ -47,9 +47,9 @@ vaults_app = noun_group("Strongbox vaults: list, show, create, delete.")
 secrets_app = noun_group("Secrets in a vault: list, show, create, set, delete.")
 
 
-def register() -> None:
-    add_group(vaults_app, "vaults", STRONGBOX_PANEL)
-    add_group(secrets_app, "secrets", STRONGBOX_PANEL)
+def register(nouns: Nouns) -> None:
+    nouns.add(vaults_app, "vaults", STRONGBOX_PANEL)
+    nouns.add(secrets_app, "secrets", STRONGBOX_PANEL)
 
 
 Vault = Annotated[str, typer.Argument(metavar="VAULT", help="A vault name.")]

@@ -12,7 +12,7 @@ import typer
 
 from regctl.commands import (
     IDENTITY_PANEL,
-    add_group,
+    Nouns,
     comma_list,
     connect,
     noun_delete,
@@ -64,9 +64,9 @@ token_app = typer.Typer(
 tokens_app = noun_group("Personal access tokens: create, list, revoke.")
 
 
-def register() -> None:
-    add_group(token_app, "token", IDENTITY_PANEL)
-    add_group(tokens_app, "tokens", IDENTITY_PANEL)
+def register(nouns: Nouns) -> None:
+    nouns.add(token_app, "token", IDENTITY_PANEL)
+    nouns.add(tokens_app, "tokens", IDENTITY_PANEL)
 
 
 # -- token -----------------------------------------------------------------------------------

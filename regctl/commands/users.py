@@ -9,7 +9,7 @@ import typer
 
 from regctl.commands import (
     IDENTITY_PANEL,
-    add_group,
+    Nouns,
     comma_list,
     connect,
     noun_create,
@@ -37,8 +37,8 @@ USER_COLUMNS = (
 users_app = noun_group("Users: list, show, create, delete, passwd.")
 
 
-def register() -> None:
-    add_group(users_app, "users", IDENTITY_PANEL)
+def register(nouns: Nouns) -> None:
+    nouns.add(users_app, "users", IDENTITY_PANEL)
 
 
 UserName = Annotated[str, typer.Argument(metavar="NAME", help="A user name.")]

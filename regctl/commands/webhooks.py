@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from regctl.commands import (
-    add_group,
+    Nouns,
     comma_list,
     noun_create,
     noun_delete,
@@ -47,8 +47,8 @@ webhooks_app = noun_group("Webhooks (event notifications): list, show, create, d
 WebhookName = Annotated[str, typer.Argument(metavar="NAME", help="The webhook's name.")]
 
 
-def register() -> None:
-    add_group(webhooks_app, "webhooks", PANEL)
+def register(nouns: Nouns) -> None:
+    nouns.add(webhooks_app, "webhooks", PANEL)
 
 
 @webhooks_app.command("list")

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import jwt
 
+from regd.auth.accounts import Accounts
 from regd.auth.capabilities import ADMIN, PULL
 from regd.auth.grants import Grants
 from regd.auth.identities import API_CLIENT_ID, Identities, IdentityError
@@ -65,6 +66,10 @@ class AccessController:
         self._basic_checks: InFlight[tuple[str, int | None, int], Principal | None] = InFlight()
         self._jwt_cache: Cache[str, tuple[Principal, dict[str, Any]]] = Cache(JWT_CACHE_ENTRIES)
         self.grants.generation.on_change(self._basic_cache.clear)
+        #: Multi-step changes to users, API clients and tokens, each one transaction.
+        self.accounts = Accounts(
+            identities.db, identities, tokens, grants, forget_credentials=self.forget_credentials
+        )
 
     # -- the decision --------------------------------------------------------
 
@@ -179,7 +184,7 @@ class AccessController:
     ) -> tuple[Principal, float | None] | None:
         """The current state of a principal (it may have been deleted or expired since),
         and when it expires (API clients may)."""
-        # Only "no such principal" means no; a database failure is an outage, not a 401.
+        # Only "no such principal" means no; a database failure is an outage, not a refusal.
         if kind == "user":
             try:
                 user = await self.identities.user(principal_id)

@@ -31,7 +31,7 @@ from regd.db.schema import (
     tokens,
     users,
 )
-from regd.errors import RequestError
+from regd.errors import ErrorKind, RequestError
 
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 API_CLIENT_ID = re.compile(r"cli-[a-z0-9]{5}")
@@ -39,7 +39,7 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class IdentityError(RequestError):
-    """A request about identities that cannot be done (HTTP layer: 4xx)."""
+    """A request about identities that cannot be done (by its ErrorKind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,9 @@ class ApiClient:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise IdentityError(400, f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise IdentityError(
+            ErrorKind.INVALID, f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
 
 
 def normalize_grants(raw: Any) -> list[dict[str, Any]]:
@@ -76,23 +78,25 @@ def normalize_grants(raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise IdentityError(400, "grants must be a list")
+        raise IdentityError(ErrorKind.INVALID, "grants must be a list")
     result = []
     for item in raw:
         if not isinstance(item, dict):
-            raise IdentityError(400, "each grant is an object")
+            raise IdentityError(ErrorKind.INVALID, "each grant is an object")
         capabilities = item.get("capabilities", [PULL])
         repositories = item.get("repositories")
         if not isinstance(capabilities, list) or not set(capabilities) <= CAPABILITIES:
             raise IdentityError(
-                400, f"capabilities must be among {', '.join(sorted(CAPABILITIES))}"
+                ErrorKind.INVALID, f"capabilities must be among {', '.join(sorted(CAPABILITIES))}"
             )
         if (
             not isinstance(repositories, list)
             or not repositories
             or not all(isinstance(glob, str) and glob for glob in repositories)
         ):
-            raise IdentityError(400, "repositories must be a non-empty list of names or globs")
+            raise IdentityError(
+                ErrorKind.INVALID, "repositories must be a non-empty list of names or globs"
+            )
         result.append({"capabilities": sorted(set(capabilities)), "repositories": repositories})
     return result
 
@@ -100,6 +104,10 @@ def normalize_grants(raw: Any) -> list[dict[str, Any]]:
 class Identities:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    @property
+    def db(self) -> Database:
+        return self._db
 
     # -- users ---------------------------------------------------------------
 
@@ -122,20 +130,32 @@ class Identities:
         return generated
 
     async def create_user(self, name: str, password: str, admin: bool = False) -> User:
-        if not USER_NAME.fullmatch(name) or API_CLIENT_ID.fullmatch(name):
-            raise IdentityError(400, f"invalid user name {name!r}: [a-z0-9][a-z0-9._-]{{0,63}}")
-        _check_password(password)
-        user = User(name, admin, time.time())
-        password_hash = await hash_password(password)
+        user, password_hash = await self.new_user(name, password, admin)
         async with self._db.write() as conn:
-            if await conn.scalar(sa.select(users.c.name).where(users.c.name == name)):
-                raise IdentityError(409, f"user {name!r} exists")
-            await conn.execute(
-                sa.insert(users).values(
-                    name=name, password_hash=password_hash, admin=admin, created_at=user.created_at
-                )
-            )
+            await self.add_user(conn, user, password_hash)
         return user
+
+    async def new_user(self, name: str, password: str, admin: bool = False) -> tuple[User, str]:
+        """A user checked and its password hashed (slow: outside any transaction)."""
+        if not USER_NAME.fullmatch(name) or API_CLIENT_ID.fullmatch(name):
+            raise IdentityError(
+                ErrorKind.INVALID, f"invalid user name {name!r}: [a-z0-9][a-z0-9._-]{{0,63}}"
+            )
+        _check_password(password)
+        return User(name, admin, time.time()), await hash_password(password)
+
+    async def add_user(self, conn: AsyncConnection, user: User, password_hash: str) -> None:
+        """Store a user from :meth:`new_user` in the caller's transaction."""
+        if await conn.scalar(sa.select(users.c.name).where(users.c.name == user.name)):
+            raise IdentityError(ErrorKind.CONFLICT, f"user {user.name!r} exists")
+        await conn.execute(
+            sa.insert(users).values(
+                name=user.name,
+                password_hash=password_hash,
+                admin=user.admin,
+                created_at=user.created_at,
+            )
+        )
 
     async def users(self) -> list[User]:
         async with self._db.read() as conn:
@@ -152,21 +172,24 @@ class Identities:
         for user in await self.users():
             if user.name == name:
                 return user
-        raise IdentityError(404, f"no user {name!r}")
+        raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
     async def set_password(self, name: str, password: str) -> None:
-        _check_password(password)
-        password_hash = await hash_password(password)
+        password_hash = await new_password_hash(password)
         async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.update(users).where(users.c.name == name).values(password_hash=password_hash)
-            )
+            await self.store_password(conn, name, password_hash)
+
+    async def store_password(self, conn: AsyncConnection, name: str, password_hash: str) -> None:
+        """A user's new password hash, in the caller's auth transaction."""
+        result = await conn.execute(
+            sa.update(users).where(users.c.name == name).values(password_hash=password_hash)
+        )
         if not result.rowcount:
-            raise IdentityError(404, f"no user {name!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
     async def delete_user(self, name: str) -> None:
         if name == "admin":
-            raise IdentityError(409, "the admin user cannot be deleted")
+            raise IdentityError(ErrorKind.CONFLICT, "the admin user cannot be deleted")
         async with auth_write(self._db) as conn:
             result = await conn.execute(sa.delete(users).where(users.c.name == name))
             if result.rowcount:
@@ -175,7 +198,7 @@ class Identities:
                     sa.delete(namespace_owners).where(namespace_owners.c.owner == name)
                 )
         if not result.rowcount:
-            raise IdentityError(404, f"no user {name!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no user {name!r}")
 
     # -- API clients ---------------------------------------------------------
 
@@ -188,30 +211,44 @@ class Identities:
         expires_at: float | None = None,
     ) -> tuple[ApiClient, str]:
         """A new robot and its secret (shown once)."""
+        async with self._db.write() as conn:
+            return await self.add_api_client(
+                conn, description, owner, grants, namespace, expires_at
+            )
+
+    async def add_api_client(
+        self,
+        conn: AsyncConnection,
+        description: str = "",
+        owner: str | None = None,
+        grants: Any = None,
+        namespace: str | None = None,
+        expires_at: float | None = None,
+    ) -> tuple[ApiClient, str]:
+        """Like :meth:`create_api_client`, in the caller's transaction."""
         secret = random_secret(24)
         checked = normalize_grants(grants)
-        async with self._db.write() as conn:
-            while True:
-                client_id = random_id("cli-", 5)
-                if not await conn.scalar(
-                    sa.select(api_clients.c.id).where(api_clients.c.id == client_id)
-                ):
-                    break
-            client = ApiClient(
-                client_id, description, owner, namespace, checked, expires_at, time.time()
+        while True:
+            client_id = random_id("cli-", 5)
+            if not await conn.scalar(
+                sa.select(api_clients.c.id).where(api_clients.c.id == client_id)
+            ):
+                break
+        client = ApiClient(
+            client_id, description, owner, namespace, checked, expires_at, time.time()
+        )
+        await conn.execute(
+            sa.insert(api_clients).values(
+                id=client.id,
+                description=description,
+                secret_hash=token_hash(secret),
+                owner=owner,
+                namespace=namespace,
+                grants=checked,
+                expires_at=expires_at,
+                created_at=client.created_at,
             )
-            await conn.execute(
-                sa.insert(api_clients).values(
-                    id=client.id,
-                    description=description,
-                    secret_hash=token_hash(secret),
-                    owner=owner,
-                    namespace=namespace,
-                    grants=checked,
-                    expires_at=expires_at,
-                    created_at=client.created_at,
-                )
-            )
+        )
         return client, secret
 
     async def api_clients(self, owner: str | None = None) -> list[ApiClient]:
@@ -228,19 +265,19 @@ class Identities:
                 await conn.execute(sa.select(api_clients).where(api_clients.c.id == client_id))
             ).first()
         if row is None:
-            raise IdentityError(404, f"no API client {client_id!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
         return _api_client(row)
 
-    async def reset_secret(self, client_id: str) -> str:
+    async def reset_secret(self, conn: AsyncConnection, client_id: str) -> str:
+        """A new secret for an API client, in the caller's auth transaction."""
         secret = random_secret(24)
-        async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.update(api_clients)
-                .where(api_clients.c.id == client_id)
-                .values(secret_hash=token_hash(secret))
-            )
+        result = await conn.execute(
+            sa.update(api_clients)
+            .where(api_clients.c.id == client_id)
+            .values(secret_hash=token_hash(secret))
+        )
         if not result.rowcount:
-            raise IdentityError(404, f"no API client {client_id!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
         return secret
 
     async def delete_api_client(self, client_id: str) -> None:
@@ -249,7 +286,7 @@ class Identities:
             if result.rowcount:
                 await _forget_principal(conn, "api-client", client_id)
         if not result.rowcount:
-            raise IdentityError(404, f"no API client {client_id!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
 
     # -- authentication ------------------------------------------------------
 
@@ -307,6 +344,12 @@ async def _forget_principal(conn: AsyncConnection, kind: str, principal_id: str)
             .where(table.c.principal_kind == kind)
             .where(table.c.principal_id == principal_id)
         )
+
+
+async def new_password_hash(password: str) -> str:
+    """The hash of an acceptable password (slow: outside any transaction)."""
+    _check_password(password)
+    return await hash_password(password)
 
 
 def _api_client(row: Any) -> ApiClient:

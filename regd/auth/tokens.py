@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.auth.generation import auth_write
 from regd.auth.identities import IdentityError
@@ -20,6 +21,7 @@ from regd.auth.secrets import random_id, random_secret, same_hash, token_hash
 from regd.db import Database
 from regd.db.schema import tokens
 from regd.durations import parse_duration
+from regd.errors import ErrorKind
 
 TokenKind = Literal["personal", "session", "refresh"]
 _FORMAT: Final = re.compile(r"regd_([a-z0-9]{12})_([A-Za-z0-9_-]{20,})")
@@ -31,10 +33,12 @@ def parse_ttl(text: str) -> float:
     """``4h``, ``30m``, ``1y2d5h`` or plain seconds; an unlimited token is refused."""
     text = text.strip().lower()
     if not text.isdigit() and not _TTL.fullmatch(text):
-        raise IdentityError(400, f"invalid ttl {text!r}: write it like 4h, 30m or 1y2d5h")
+        raise IdentityError(
+            ErrorKind.INVALID, f"invalid ttl {text!r}: write it like 4h, 30m or 1y2d5h"
+        )
     seconds = parse_duration(text)
     if seconds <= 0 or seconds > MAX_TTL:
-        raise IdentityError(400, "a token's ttl must be positive and at most 10y")
+        raise IdentityError(ErrorKind.INVALID, "a token's ttl must be positive and at most 10y")
     return seconds
 
 
@@ -70,11 +74,11 @@ class Tokens:
     ) -> tuple[TokenInfo, str]:
         """A new token for ``owner`` and its value (shown once)."""
         if owner.anonymous:
-            raise IdentityError(401, "tokens are for authenticated principals")
+            raise IdentityError(ErrorKind.UNAUTHORIZED, "tokens are for authenticated principals")
         if policies is not None:
             unknown = [policy for policy in policies if not isinstance(policy, str) or not policy]
             if unknown:
-                raise IdentityError(400, "policies must be a list of policy names")
+                raise IdentityError(ErrorKind.INVALID, "policies must be a list of policy names")
         # A token never holds more than the principal it was minted from.
         if owner.token_policies is not None:
             policies = [p for p in (policies or owner.token_policies) if p in owner.token_policies]
@@ -132,17 +136,19 @@ class Tokens:
             ).first()
         return row is not None and row.revoked_at is None and row.expires_at > time.time()
 
-    async def revoke_sessions(self, principal_kind: str, principal_id: str) -> int:
-        """Revoke the refresh tokens (login sessions) of a principal, after a credential change."""
-        async with auth_write(self._db) as conn:
-            result = await conn.execute(
-                sa.update(tokens)
-                .where(tokens.c.principal_kind == principal_kind)
-                .where(tokens.c.principal_id == principal_id)
-                .where(tokens.c.kind == "refresh")
-                .where(tokens.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
-            )
+    async def revoke_sessions(
+        self, conn: AsyncConnection, principal_kind: str, principal_id: str
+    ) -> int:
+        """Revoke the refresh tokens (login sessions) of a principal, after a credential
+        change, in the caller's auth transaction."""
+        result = await conn.execute(
+            sa.update(tokens)
+            .where(tokens.c.principal_kind == principal_kind)
+            .where(tokens.c.principal_id == principal_id)
+            .where(tokens.c.kind == "refresh")
+            .where(tokens.c.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
         return int(result.rowcount or 0)
 
     async def list(
@@ -160,7 +166,7 @@ class Tokens:
         async with self._db.read() as conn:
             row = (await conn.execute(sa.select(tokens).where(tokens.c.id == accessor))).first()
         if row is None:
-            raise IdentityError(404, f"no token {accessor!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no token {accessor!r}")
         return _info(row)
 
     async def revoke(self, accessor: str) -> None:
@@ -172,7 +178,7 @@ class Tokens:
                 .values(revoked_at=time.time())
             )
         if not result.rowcount:
-            raise IdentityError(404, f"no active token {accessor!r}")
+            raise IdentityError(ErrorKind.NOT_FOUND, f"no active token {accessor!r}")
 
 
 def _info(row: Any) -> TokenInfo:

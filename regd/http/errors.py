@@ -1,6 +1,8 @@
 """Turning failures into responses, never with a traceback.
 
 ``/v2/`` answers with the OCI error body; ``/api/`` with RFC 9457 ``application/problem+json``.
+A management refusal (:class:`regd.errors.RequestError`) carries an :class:`ErrorKind`;
+:data:`STATUS` here is the one place that says which HTTP status each kind answers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy import exc as sa_exc
 
-from regd.errors import RequestError
+from regd.errors import ErrorKind, RequestError
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.storage.errors import StorageUnavailable
 from regd.strongbox.crypto import MasterKeyError
@@ -47,14 +49,30 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     )
 
 
-class Problem(Exception):
-    """An /api/ failure with its status and a one-line detail."""
+#: The HTTP status of each kind of management refusal: the only such table.
+STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 400,
+    ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNAVAILABLE: 503,
+}
 
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers
+
+class Unauthenticated(RequestError):
+    """401 on /api/: no, bad or unfit credentials, with the challenge to answer it."""
+
+    def __init__(self, message: str, challenge: dict[str, str]) -> None:
+        super().__init__(ErrorKind.UNAUTHORIZED, message)
+        self.challenge = challenge
+
+
+def refusal(error: RequestError) -> web.Response:
+    """A management refusal as problem+json, with the status of its kind."""
+    headers = error.challenge if isinstance(error, Unauthenticated) else None
+    return problem(STATUS[error.kind], error.message, headers)
 
 
 def _render(request: web.Request, error: RegistryError) -> web.Response:
@@ -158,10 +176,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RegistryError as error:
         return _render(request, error)
-    except Problem as error:
-        return problem(error.status, error.detail, error.headers)
     except RequestError as error:
-        return problem(error.status, error.message)
+        return refusal(error)
     except StorageUnavailable as error:
         # The object store failed: nothing half-stored became visible; the client may retry.
         log.warning("%s %s: %s", request.method, request.path, error)
@@ -170,7 +186,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     except MasterKeyError as error:
         log.error("strongbox: %s", error)
-        return problem(503, "secrets cannot be decrypted: the master key is unavailable")
+        return refusal(
+            RequestError(
+                ErrorKind.UNAVAILABLE, "secrets cannot be decrypted: the master key is unavailable"
+            )
+        )
     except web.HTTPException as http_error:
         if http_error.status < 400:
             raise

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from regd.db import Database
 from regd.db.schema import webhook_deliveries, webhook_queue, webhooks
-from regd.errors import RequestError
+from regd.errors import ErrorKind, RequestError
 
 #: What an endpoint may subscribe to. ``pull-through`` is a fetch from an upstream.
 ACTIONS = ("push", "pull", "delete", "tag", "mount", "pull-through")
@@ -52,31 +52,39 @@ class Endpoint:
 
 
 def endpoint_from(body: dict[str, Any]) -> Endpoint:
-    """An endpoint from an API body; ``NotifyError(400)`` saying what is wrong."""
+    """An endpoint from an API body; an INVALID ``NotifyError`` saying what is wrong."""
     name = body.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise NotifyError(400, "'name' is required: [a-z0-9][a-z0-9._-]{0,63}")
+        raise NotifyError(ErrorKind.INVALID, "'name' is required: [a-z0-9][a-z0-9._-]{0,63}")
     url = body.get("url")
     if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-        raise NotifyError(400, "'url' is required: an http:// or https:// URL")
+        raise NotifyError(ErrorKind.INVALID, "'url' is required: an http:// or https:// URL")
     events = body.get("events", list(ACTIONS))
     if not isinstance(events, list) or not events or any(event not in ACTIONS for event in events):
-        raise NotifyError(400, f"'events' is a non-empty list of {', '.join(ACTIONS)}")
+        raise NotifyError(
+            ErrorKind.INVALID, f"'events' is a non-empty list of {', '.join(ACTIONS)}"
+        )
     repositories = body.get("repositories", "*")
     if not isinstance(repositories, str) or not repositories:
-        raise NotifyError(400, "'repositories' is a glob of repository names (default '*')")
+        raise NotifyError(
+            ErrorKind.INVALID, "'repositories' is a glob of repository names (default '*')"
+        )
     headers = body.get("headers", {})
     if not isinstance(headers, dict) or not all(
         isinstance(k, str) and _HEADER.fullmatch(k) and isinstance(v, str) and "\n" not in v
         for k, v in headers.items()
     ):
-        raise NotifyError(400, "'headers' is an object of header names to string values")
+        raise NotifyError(
+            ErrorKind.INVALID, "'headers' is an object of header names to string values"
+        )
     secret = body.get("secret")
     if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
-        raise NotifyError(400, "'secret' (the HMAC key) is a string of at least 16 characters")
+        raise NotifyError(
+            ErrorKind.INVALID, "'secret' (the HMAC key) is a string of at least 16 characters"
+        )
     unknown = set(body) - {"name", "url", "events", "repositories", "headers", "secret"}
     if unknown:
-        raise NotifyError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise NotifyError(ErrorKind.INVALID, f"unknown field(s): {', '.join(sorted(unknown))}")
     ordered = tuple(action for action in ACTIONS if action in events)
     return Endpoint(name, url, ordered, repositories, dict(headers), secret, time.time())
 
@@ -106,7 +114,7 @@ class Endpoints:
         async with self._db.read() as conn:
             row = (await conn.execute(sa.select(webhooks).where(webhooks.c.name == name))).first()
         if row is None:
-            raise NotifyError(404, f"no webhook {name!r}")
+            raise NotifyError(ErrorKind.NOT_FOUND, f"no webhook {name!r}")
         return _endpoint(row)
 
     async def create(self, endpoint: Endpoint) -> None:
@@ -114,7 +122,7 @@ class Endpoints:
             if await conn.scalar(
                 sa.select(webhooks.c.name).where(webhooks.c.name == endpoint.name)
             ):
-                raise NotifyError(409, f"webhook {endpoint.name!r} exists")
+                raise NotifyError(ErrorKind.CONFLICT, f"webhook {endpoint.name!r} exists")
             await conn.execute(
                 sa.insert(webhooks).values(
                     name=endpoint.name,
@@ -136,7 +144,7 @@ class Endpoints:
                 sa.delete(webhook_deliveries).where(webhook_deliveries.c.webhook == name)
             )
         if not gone.rowcount:
-            raise NotifyError(404, f"no webhook {name!r}")
+            raise NotifyError(ErrorKind.NOT_FOUND, f"no webhook {name!r}")
 
     async def deliveries(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         """The latest deliveries (newest first) and the events still queued (oldest first)."""

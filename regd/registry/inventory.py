@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from regd.db import Database
 from regd.db.schema import manifests, repositories, repository_blobs, tags, uploads
@@ -72,8 +73,7 @@ class Inventory:
     async def list_repositories(self, prefix: str | None = None) -> list[RepositorySummary]:
         query = self._summaries()
         if prefix:
-            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(repositories.c.name.like(escaped + "%", escape="\\"))
+            query = query.where(_starting_with(prefix))
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_summary(row) for row in rows]
@@ -141,28 +141,48 @@ class Inventory:
             for row in rows
         ]
 
-    async def create_repository(self, name: str) -> bool:
-        """Create an empty repository; False when it exists."""
-        if await self._repositories.id_of(name) is not None:
-            return False
-        async with self._db.write() as conn:
-            repository_id = await self._repositories.ensure(conn, name)
-        self._repositories.remember(name, repository_id)
-        return True
+    async def add_repository(self, conn: AsyncConnection, name: str) -> int | None:
+        """Create an empty repository in the caller's write transaction; its id, or None
+        when it exists. Once committed: :meth:`added`."""
+        if await conn.scalar(sa.select(repositories.c.id).where(repositories.c.name == name)):
+            return None
+        return await self._repositories.ensure(conn, name)
 
-    async def delete_repository(self, name: str) -> None:
-        """Delete a repository with its tags, manifests and blob links (GC frees bytes)."""
-        repository_id = await self._repositories.require(name)
-        async with self._db.write() as conn:
-            for table in (tags, manifests, repository_blobs):
-                await conn.execute(sa.delete(table).where(table.c.repository_id == repository_id))
-            # Its upload sessions end with it (their staged files go with the upload sweep).
-            await conn.execute(sa.delete(uploads).where(uploads.c.repository == name))
-            await conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
-            await bump_generation(conn, CATALOG_GENERATION)  # PostgreSQL: other replicas
+    def added(self, name: str, repository_id: int) -> None:
+        self._repositories.remember(name, repository_id)
+
+    async def has_below(self, conn: AsyncConnection, name: str) -> bool:
+        """Whether repositories exist below ``name`` (``name/...``), as the caller's
+        transaction sees them."""
+        below = sa.select(repositories.c.id).where(_starting_with(name + "/")).limit(1)
+        return bool(await conn.scalar(below))
+
+    async def remove_repository(self, conn: AsyncConnection, name: str) -> int:
+        """Delete a repository with its tags, manifests, blob links and upload sessions (GC
+        frees bytes) in the caller's write transaction; its id. Once committed:
+        :meth:`removed`."""
+        repository_id = await conn.scalar(
+            sa.select(repositories.c.id).where(repositories.c.name == name)
+        )
+        if repository_id is None:
+            raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": name})
+        for table in (tags, manifests, repository_blobs):
+            await conn.execute(sa.delete(table).where(table.c.repository_id == repository_id))
+        # Its upload sessions end with it (their staged files go with the upload sweep).
+        await conn.execute(sa.delete(uploads).where(uploads.c.repository == name))
+        await conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
+        await bump_generation(conn, CATALOG_GENERATION)  # PostgreSQL: other replicas
+        return int(repository_id)
+
+    def removed(self, name: str, repository_id: int) -> None:
         self._repositories.forget(name)
         self._manifests.forget_repository(repository_id)
         self._blobs.forget_repository(repository_id)
+
+
+def _starting_with(prefix: str) -> sa.ColumnElement[bool]:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return repositories.c.name.like(escaped + "%", escape="\\")
 
 
 def _summary(row: Any) -> RepositorySummary:

@@ -96,7 +96,7 @@ class Uploads:
         progress = await self._progress_of(upload_id)
         async with progress.lock:
             if start is not None and start != progress.size:
-                raise _range_error(name, upload_id, progress.size)
+                raise UploadOutOfOrder(upload_id, progress.size)
             await self._receive(upload_id, progress, body, length)
             return progress.size
 
@@ -115,7 +115,7 @@ class Uploads:
         progress = await self._progress_of(upload_id)
         async with progress.lock:
             if start is not None and start != progress.size:
-                raise _range_error(name, upload_id, progress.size)
+                raise UploadOutOfOrder(upload_id, progress.size)
             if body is not None:
                 await self._receive(upload_id, progress, body, length)
             return await self._commit(name, upload_id, progress, digest)
@@ -282,13 +282,11 @@ class Uploads:
         return removed
 
 
-def _range_error(name: str, upload_id: str, size: int) -> RegistryError:
-    return RegistryError(
-        ErrorCode.RANGE_INVALID,
-        f"chunk must start at offset {size}",
-        headers={
-            "Location": f"/v2/{name}/blobs/uploads/{upload_id}",
-            "Range": f"0-{max(size - 1, 0)}",
-            "Docker-Upload-UUID": upload_id,
-        },
-    )
+class UploadOutOfOrder(RegistryError):
+    """A chunk that does not start where the upload ends (RANGE_INVALID), with the size the
+    upload has: the HTTP layer tells the client where to resume (``Location``, ``Range``)."""
+
+    def __init__(self, upload_id: str, size: int) -> None:
+        super().__init__(ErrorCode.RANGE_INVALID, f"chunk must start at offset {size}")
+        self.upload_id = upload_id
+        self.size = size

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from typing import Final
 
-import sqlalchemy as sa
-
-from regd.db.schema import blobs, repositories, repository_blobs
 from regd.registry import Registry
-from regd.registry.gc import free_blob
+from regd.registry.cache_holdings import CacheHoldings, HeldBlob
 from regd.registry.names import Digest
 from regd.remotes.config import Remotes, default_alias
 
@@ -44,22 +40,11 @@ class CacheUsage:
     blobs: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    digest: str
-    size: int
-    last_used: float
-
-
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
-
-
 class CacheCap:
     """Keeps the bytes held by pull-through caches under ``cache-size-cap``."""
 
     def __init__(self, registry: Registry, remotes: Remotes) -> None:
-        self._registry = registry
+        self._holdings = CacheHoldings(registry.db, registry.store, registry.blobs)
         self._remotes = remotes
         self._touched: dict[str, float] = {}
         self._flushed_at = time.monotonic()
@@ -87,67 +72,30 @@ class CacheCap:
         """Write the reads noted so far (one batched UPDATE)."""
         touched, self._touched = self._touched, {}
         self._flushed_at = time.monotonic()
-        if not touched:
-            return
-        statement = (
-            sa.update(blobs)
-            .where(blobs.c.digest == sa.bindparam("d"))
-            .values(last_used_at=sa.bindparam("t"))
-        )
-        async with self._registry.db.write() as conn:
-            await conn.execute(statement, [{"d": d, "t": t} for d, t in touched.items()])
+        if touched:
+            await self._holdings.record_reads(touched)
 
     # -- what the cache holds ------------------------------------------------
 
-    async def _cache_ids(self) -> sa.Select[Any] | None:
-        """The ids of the cache repositories (None: no remote, so no cache)."""
+    async def _prefixes(self) -> set[str]:
+        """The names of the cache repositories' prefixes (empty: no remote, so no cache)."""
         prefixes = {remote.name for remote in await self._remotes.all()}
         default = (await self._remotes.settings()).get("default-remote-registry")
         if default and not any(default in (r.address, r.name) for r in await self._remotes.all()):
             prefixes.add(default_alias(default))
-        if not prefixes:
-            return None
-        likes = [repositories.c.name.like(_like_prefix(p), escape="\\") for p in sorted(prefixes)]
-        return sa.select(repositories.c.id).where(sa.or_(*likes))
+        return prefixes
 
-    @staticmethod
-    def _local_link(cache_ids: sa.Select[Any], digest: Any) -> sa.Exists:
-        local = repository_blobs.alias("local_links")
-        return (
-            sa.exists()
-            .where(local.c.digest == digest)
-            .where(local.c.repository_id.not_in(cache_ids))
-        )
-
-    async def _cached(self, cache_ids: sa.Select[Any]) -> list[_Cached]:
-        linked = (
-            sa.select(
-                repository_blobs.c.digest, sa.func.max(repository_blobs.c.created_at).label("at")
-            )
-            .where(repository_blobs.c.repository_id.in_(cache_ids))
-            .group_by(repository_blobs.c.digest)
-            .subquery()
-        )
-        query = (
-            sa.select(blobs.c.digest, blobs.c.size, blobs.c.last_used_at, linked.c.at)
-            .join_from(blobs, linked, linked.c.digest == blobs.c.digest)
-            .where(~self._local_link(cache_ids, blobs.c.digest))
-        )
-        async with self._registry.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+    async def _cached(self, prefixes: set[str]) -> list[HeldBlob]:
+        """What the caches hold, recency including the reads not yet written."""
         return [
-            _Cached(
-                row.digest,
-                row.size,
-                max(row.at, row.last_used_at or 0.0, self._touched.get(row.digest, 0.0)),
-            )
-            for row in rows
+            replace(blob, last_used=max(blob.last_used, self._touched.get(blob.digest, 0.0)))
+            for blob in await self._holdings.held(prefixes)
         ]
 
     async def usage(self) -> CacheUsage:
         cap = (await self._remotes.settings()).get("cache-size-cap")
-        cache_ids = await self._cache_ids()
-        cached = [] if cache_ids is None else await self._cached(cache_ids)
+        prefixes = await self._prefixes()
+        cached = await self._cached(prefixes) if prefixes else []
         return CacheUsage(sum(blob.size for blob in cached), cap, len(cached))
 
     # -- eviction ------------------------------------------------------------
@@ -159,30 +107,21 @@ class CacheCap:
             return
         async with self._enforcing:
             await self.flush()
-            cache_ids = await self._cache_ids()
-            if cache_ids is None:
+            prefixes = await self._prefixes()
+            if not prefixes:
                 return
-            cached = sorted(await self._cached(cache_ids), key=lambda blob: blob.last_used)
+            cached = sorted(await self._cached(prefixes), key=lambda blob: blob.last_used)
             total = sum(blob.size for blob in cached)
             for blob in cached[:-1]:  # the newest stays, however big
                 if total <= cap:
                     break
-                if await self._evict(cache_ids, blob.digest):
+                if await self._evict(prefixes, blob.digest):
                     total -= blob.size
 
-    async def _evict(self, cache_ids: sa.Select[Any], digest: str) -> bool:
+    async def _evict(self, prefixes: set[str], digest: str) -> bool:
         """Drop a blob's cache links (unless a local repository links it) and free it."""
-        dropped = await self._registry.blobs.drop_links(
-            sa.and_(
-                repository_blobs.c.digest == digest,
-                repository_blobs.c.repository_id.in_(cache_ids),
-                ~self._local_link(cache_ids, digest),
-            )
-        )
+        dropped, freed = await self._holdings.evict(prefixes, digest)
         if not dropped:
             return False
-        # No grace (no file is fresh): a writer between its commit and its link holds a pin
-        # (eviction runs in the daemon, the one process that writes blobs).
-        freed = await free_blob(self._registry.db, self._registry.store, digest, math.inf)
         log.info("evicted %s from the pull-through cache (%s bytes freed)", digest, freed)
         return True

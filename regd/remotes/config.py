@@ -22,7 +22,7 @@ from regd.db import Database
 from regd.db.generation import Generation
 from regd.db.schema import registry_settings, remote_registries
 from regd.db.sql import REMOTES_GENERATION, bump_generation
-from regd.errors import RequestError
+from regd.errors import ErrorKind, RequestError
 from regd.registry.errors import RegistryError
 from regd.registry.names import validate_name
 from regd.strongbox.vaults import StrongboxError, Vaults
@@ -37,7 +37,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
 
 
 class RemoteError(RequestError):
-    """A remote-registry request that cannot be done (HTTP layer: 4xx)."""
+    """A remote-registry request that cannot be done (by its ErrorKind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ class Remotes:
         for remote in await self.all():
             if address in (remote.address, remote.name):
                 return remote
-        raise RemoteError(404, f"no remote registry {address!r}")
+        raise RemoteError(ErrorKind.NOT_FOUND, f"no remote registry {address!r}")
 
     async def put(self, body: dict[str, Any], create_only: bool) -> RemoteRegistry:
         remote = await self._validate(body)
@@ -129,14 +129,16 @@ class Remotes:
                 )
             )
             if exists and create_only:
-                raise RemoteError(409, f"remote registry {remote.address!r} exists")
+                raise RemoteError(ErrorKind.CONFLICT, f"remote registry {remote.address!r} exists")
             clash = await conn.scalar(
                 sa.select(remote_registries.c.address)
                 .where(remote_registries.c.name == remote.name)
                 .where(remote_registries.c.address != remote.address)
             )
             if clash:
-                raise RemoteError(409, f"the name {remote.name!r} is taken by {clash!r}")
+                raise RemoteError(
+                    ErrorKind.CONFLICT, f"the name {remote.name!r} is taken by {clash!r}"
+                )
             values = {
                 "name": remote.name,
                 "override_address": remote.override_address,
@@ -174,45 +176,56 @@ class Remotes:
     async def _validate(self, body: dict[str, Any]) -> RemoteRegistry:
         address = body.get("address")
         if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
-            raise RemoteError(400, "address is a registry host, with an optional :port")
+            raise RemoteError(
+                ErrorKind.INVALID, "address is a registry host, with an optional :port"
+            )
         name = body.get("name") or default_alias(address)
         try:
             validate_name(name)
         except (RegistryError, TypeError):
             raise RemoteError(
-                400, f"name {name!r} is not a valid repository-name component"
+                ErrorKind.INVALID, f"name {name!r} is not a valid repository-name component"
             ) from None
         if "/" in name:
-            raise RemoteError(400, "a remote's name is one repository-name component (no /)")
+            raise RemoteError(
+                ErrorKind.INVALID, "a remote's name is one repository-name component (no /)"
+            )
         override = body.get("override-address")
         if override is not None and (
             not isinstance(override, str) or not _ADDRESS.fullmatch(override)
         ):
             raise RemoteError(
-                400, "override-address is a host[:port], optionally with http:// or https://"
+                ErrorKind.INVALID,
+                "override-address is a host[:port], optionally with http:// or https://",
             )
         ca_cert = body.get("ca-cert")
         if ca_cert is not None and (
             not isinstance(ca_cert, str) or "BEGIN CERTIFICATE" not in ca_cert
         ):
-            raise RemoteError(400, "ca-cert is a PEM certificate")
+            raise RemoteError(ErrorKind.INVALID, "ca-cert is a PEM certificate")
         raw = body.get("credentials") or []
         if not isinstance(raw, list):
-            raise RemoteError(400, "credentials is a list of {repository, vault, secret}")
+            raise RemoteError(
+                ErrorKind.INVALID, "credentials is a list of {repository, vault, secret}"
+            )
         credentials = []
         for entry in raw:
             if not isinstance(entry, dict) or not all(
                 isinstance(entry.get(key), str) and entry.get(key) for key in ("vault", "secret")
             ):
-                raise RemoteError(400, "each credentials entry names a vault and a secret")
+                raise RemoteError(
+                    ErrorKind.INVALID, "each credentials entry names a vault and a secret"
+                )
             repository = entry.get("repository", "*")
             if not isinstance(repository, str) or not repository:
-                raise RemoteError(400, "credentials[].repository is a glob such as '*'")
+                raise RemoteError(
+                    ErrorKind.INVALID, "credentials[].repository is a glob such as '*'"
+                )
             try:
                 await self._vaults.secret(entry["vault"], entry["secret"])
             except StrongboxError as missing:
                 raise RemoteError(
-                    400, f"credentials refer to a missing secret: {missing.message}"
+                    ErrorKind.INVALID, f"credentials refer to a missing secret: {missing.message}"
                 ) from None
             credentials.append(Credential(repository, entry["vault"], entry["secret"]))
         return RemoteRegistry(address, name, override, ca_cert, tuple(credentials))
@@ -231,18 +244,18 @@ class Remotes:
     async def update_settings(self, changes: dict[str, Any], replace: bool) -> dict[str, Any]:
         unknown = set(changes) - set(SETTINGS_DEFAULTS)
         if unknown:
-            raise RemoteError(400, f"unknown settings: {', '.join(sorted(unknown))}")
+            raise RemoteError(ErrorKind.INVALID, f"unknown settings: {', '.join(sorted(unknown))}")
         default = changes.get("default-remote-registry")
         if default is not None and (
             not isinstance(default, str) or not _ADDRESS.fullmatch(default)
         ):
-            raise RemoteError(400, "default-remote-registry is a registry address")
+            raise RemoteError(ErrorKind.INVALID, "default-remote-registry is a registry address")
         for key, nullable in (("tag-ttl", False), ("cache-size-cap", True)):
             if key not in changes or (nullable and changes[key] is None):
                 continue
             value = changes[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise RemoteError(400, f"{key} is a non-negative integer")
+                raise RemoteError(ErrorKind.INVALID, f"{key} is a non-negative integer")
         merged = dict(SETTINGS_DEFAULTS) if replace else await self.settings()
         merged.update(changes)
         async with self._db.write() as conn:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from regd.db import Database
 from regd.db.schema import secrets, vaults
-from regd.errors import RequestError
+from regd.errors import ErrorKind, RequestError
 from regd.strongbox.crypto import MasterKeys, Sealed
 from regd.strongbox.rewrap import rewrap_table
 
@@ -22,7 +22,7 @@ NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?")
 
 
 class StrongboxError(RequestError):
-    """A Strongbox request that cannot be done (HTTP layer: 4xx)."""
+    """A Strongbox request that cannot be done (by its ErrorKind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,9 @@ class Secret:
 
 def _check_name(kind: str, name: Any) -> str:
     if not isinstance(name, str) or not NAME.fullmatch(name):
-        raise StrongboxError(400, f"invalid {kind} name {name!r}: lowercase letters, digits, . _ -")
+        raise StrongboxError(
+            ErrorKind.INVALID, f"invalid {kind} name {name!r}: lowercase letters, digits, . _ -"
+        )
     return name
 
 
@@ -58,13 +60,15 @@ def _check_values(field: str, values: Any, base64_encoded: bool) -> dict[str, st
     if not isinstance(values, dict) or not all(
         isinstance(k, str) and k and isinstance(v, str) for k, v in values.items()
     ):
-        raise StrongboxError(400, f"{field} maps key names to string values")
+        raise StrongboxError(ErrorKind.INVALID, f"{field} maps key names to string values")
     if base64_encoded:
         for key, value in values.items():
             try:
                 base64.b64decode(value, validate=True)
             except binascii.Error:
-                raise StrongboxError(400, f"{field}.{key} is not valid base64") from None
+                raise StrongboxError(
+                    ErrorKind.INVALID, f"{field}.{key} is not valid base64"
+                ) from None
     return dict(values)
 
 
@@ -106,14 +110,14 @@ class Vaults:
         for vault in await self.all():
             if vault.name == name:
                 return vault
-        raise StrongboxError(404, f"no vault {name!r}")
+        raise StrongboxError(ErrorKind.NOT_FOUND, f"no vault {name!r}")
 
     async def create(self, name: Any, distribute: Any = None, replace: bool = False) -> Vault:
         name = _check_name("vault", name)
         async with self._db.write() as conn:
             exists = await conn.scalar(sa.select(vaults.c.name).where(vaults.c.name == name))
             if exists and not replace:
-                raise StrongboxError(409, f"vault {name!r} exists")
+                raise StrongboxError(ErrorKind.CONFLICT, f"vault {name!r} exists")
             if exists:
                 await conn.execute(
                     sa.update(vaults).where(vaults.c.name == name).values(distribute=distribute)
@@ -131,7 +135,7 @@ class Vaults:
             await conn.execute(sa.delete(secrets).where(secrets.c.vault == name))
             result = await conn.execute(sa.delete(vaults).where(vaults.c.name == name))
         if not result.rowcount:
-            raise StrongboxError(404, f"no vault {name!r}")
+            raise StrongboxError(ErrorKind.NOT_FOUND, f"no vault {name!r}")
 
     # -- secrets -------------------------------------------------------------
 
@@ -154,7 +158,7 @@ class Vaults:
             ).first()
         if row is None:
             await self.get(vault)
-            raise StrongboxError(404, f"no secret {name!r} in vault {vault!r}")
+            raise StrongboxError(ErrorKind.NOT_FOUND, f"no secret {name!r} in vault {vault!r}")
         return self._secret(row, reveal)
 
     async def put_secret(self, vault: str, body: dict[str, Any], create_only: bool) -> Secret:
@@ -166,7 +170,7 @@ class Vaults:
         if allow is not None and (
             not isinstance(allow, list) or not all(isinstance(a, str) for a in allow)
         ):
-            raise StrongboxError(400, "allow-image-access is a list of patterns")
+            raise StrongboxError(ErrorKind.INVALID, "allow-image-access is a list of patterns")
         await self.get(vault)
         plaintext = json.dumps({"data": data, "base64-data": base64_data}).encode()
         sealed = self._keys.seal(plaintext, _aad(vault, name))
@@ -186,7 +190,9 @@ class Vaults:
                 .where(secrets.c.name == name)
             )
             if exists and create_only:
-                raise StrongboxError(409, f"secret {name!r} exists in vault {vault!r}")
+                raise StrongboxError(
+                    ErrorKind.CONFLICT, f"secret {name!r} exists in vault {vault!r}"
+                )
             if exists:
                 await conn.execute(
                     sa.update(secrets)
@@ -211,7 +217,7 @@ class Vaults:
             body["allow-image-access"] = list(current.allow_image_access)
         merged = merge_patch(body, patch)
         if merged.setdefault("name", name) != name:
-            raise StrongboxError(400, "a merge patch cannot rename a secret")
+            raise StrongboxError(ErrorKind.INVALID, "a merge patch cannot rename a secret")
         return await self.put_secret(vault, merged, create_only=False)
 
     async def delete_secret(self, vault: str, name: str) -> None:
@@ -220,7 +226,7 @@ class Vaults:
                 sa.delete(secrets).where(secrets.c.vault == vault).where(secrets.c.name == name)
             )
         if not result.rowcount:
-            raise StrongboxError(404, f"no secret {name!r} in vault {vault!r}")
+            raise StrongboxError(ErrorKind.NOT_FOUND, f"no secret {name!r} in vault {vault!r}")
 
     async def values(self, vault: str, name: str) -> dict[str, str]:
         """Every value of a secret as text (base64-data decoded), for internal use."""

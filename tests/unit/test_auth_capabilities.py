@@ -17,6 +17,7 @@ from regd.auth.capabilities import (
     namespace_globs,
 )
 from regd.auth.identities import IdentityError, normalize_grants
+from regd.errors import ErrorKind
 
 
 def test_a_star_spans_slashes() -> None:
@@ -100,4 +101,4 @@ def test_grants_are_validated_and_pull_is_the_default_capability() -> None:
 def test_malformed_grants_are_refused(raw: object) -> None:
     with pytest.raises(IdentityError) as refused:
         normalize_grants(raw)
-    assert refused.value.status == 400
+    assert refused.value.kind is ErrorKind.INVALID

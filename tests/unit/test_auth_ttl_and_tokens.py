@@ -6,6 +6,7 @@ import pytest
 
 from regd.auth.identities import IdentityError
 from regd.auth.tokens import MAX_TTL, looks_like_token, parse_ttl
+from regd.errors import ErrorKind
 from regd.http.token import parse_scope
 
 
@@ -33,7 +34,7 @@ def test_a_ttl_reads_as_seconds(text: str, seconds: float) -> None:
 def test_an_unlimited_or_unreadable_ttl_is_refused(text: str) -> None:
     with pytest.raises(IdentityError) as refused:
         parse_ttl(text)
-    assert refused.value.status == 400
+    assert refused.value.kind is ErrorKind.INVALID
 
 
 def test_only_the_regd_token_format_reads_as_a_token() -> None:

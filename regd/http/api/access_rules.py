@@ -18,11 +18,11 @@ from aiohttp import web
 
 from regd.auth.capabilities import ADMIN
 from regd.auth.grants import AccessRule, check_rule_actions
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import refuse_limited_token
 from regd.http.api.common import field, json_body, parse_principal, principal_ref
 from regd.http.api.repositories import allowed_name
 from regd.http.api.routes import DENIED, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, REGISTRY, principal
 
 _NAME = "/api/v1/repositories/{name:.+}/-/access-rules"
@@ -49,7 +49,10 @@ async def _known_repository(request: web.Request, name: str) -> None:
     if await registry.repositories.id_of(name) is None and not (
         await registry.inventory.list_repositories(name + "/")
     ):
-        raise Problem(404, f"no repository {name!r}: create it first (regctl repositories create)")
+        raise RequestError(
+            ErrorKind.NOT_FOUND,
+            f"no repository {name!r}: create it first (regctl repositories create)",
+        )
 
 
 async def set_rule(request: web.Request) -> web.Response:
@@ -67,14 +70,16 @@ async def set_rule(request: web.Request) -> web.Response:
         rule = await access.grants.set_access_rule(name, kind, principal_id, actions)
         return web.json_response(_rule(rule), status=201)
     if "principal" in body:
-        raise Problem(400, "give 'principal' or 'new-api-client', not both")
+        raise RequestError(ErrorKind.INVALID, "give 'principal' or 'new-api-client', not both")
     caller = principal(request)
     await refuse_limited_token(request, "create an API client")
     check_rule_actions(actions)
-    client, secret = await access.identities.create_api_client(
-        description=description, owner=caller.id if caller.kind == "user" else None
+    client, secret, rule = await access.accounts.create_api_client_with_rule(
+        description=description,
+        owner=caller.id if caller.kind == "user" else None,
+        repository=name,
+        actions=actions,
     )
-    rule = await access.grants.set_access_rule(name, "api-client", client.id, actions)
     created = {"id": client.id, "description": client.description, "secret": secret}
     return web.json_response({**_rule(rule), "api-client": created}, status=201)
 

@@ -16,10 +16,10 @@ from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import ROLES
 from regd.auth.identities import ApiClient, normalize_grants
 from regd.auth.tokens import parse_ttl
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import is_admin, refuse_limited_token
 from regd.http.api.common import field, json_body, timestamp
 from regd.http.api.routes import DENIED, GRANTS_SCHEMA, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
 BASE = "/api/v1/api-clients"
@@ -49,7 +49,9 @@ async def _may_grant(request: web.Request, grants: list[dict[str, Any]]) -> None
         for glob in item["repositories"]:
             for capability in sorted(item["capabilities"]):
                 if not await access.authorize(caller, Resource(REPOSITORY, glob), capability):
-                    raise Problem(403, f"{caller} may not grant {capability} on {glob!r}")
+                    raise RequestError(
+                        ErrorKind.FORBIDDEN, f"{caller} may not grant {capability} on {glob!r}"
+                    )
 
 
 async def list_clients(request: web.Request) -> web.Response:
@@ -65,13 +67,17 @@ async def create_client(request: web.Request) -> web.Response:
     access = request.app[ACCESS]
     # A robot or a token limited to policies would make a client outliving its own expiry.
     if caller.kind == "api-client" and not await is_admin(request):
-        raise Problem(403, f"{caller} is an API client: it may not create API clients")
+        raise RequestError(
+            ErrorKind.FORBIDDEN, f"{caller} is an API client: it may not create API clients"
+        )
     await refuse_limited_token(request, "create an API client")
     grants = normalize_grants(field(body, "grants", list, None))
     namespace = field(body, "namespace", str, None)
     role = field(body, "role", str, None)
     if role is not None and (role not in ROLES or not namespace):
-        raise Problem(400, f"role is one of {', '.join(sorted(ROLES))}, bound with a namespace")
+        raise RequestError(
+            ErrorKind.INVALID, f"role is one of {', '.join(sorted(ROLES))}, bound with a namespace"
+        )
     role_grant = []
     if namespace and role:
         role_grant = [
@@ -79,15 +85,14 @@ async def create_client(request: web.Request) -> web.Response:
         ]
     await _may_grant(request, grants + role_grant)
     ttl = field(body, "ttl", str, None)
-    client, secret = await access.identities.create_api_client(
+    client, secret = await access.accounts.create_api_client(
         description=field(body, "description", str, ""),
         owner=caller.id if caller.kind == "user" else None,
         grants=grants,
         namespace=namespace,
+        role=role,
         expires_at=time.time() + parse_ttl(ttl) if ttl else None,
     )
-    if namespace and role:  # a role binding like any other: role-bindings list shows it
-        await access.grants.bind_role(role, "api-client", client.id, namespace)
     return web.json_response({**await _render(request, client), "secret": secret}, status=201)
 
 
@@ -95,7 +100,7 @@ async def _visible(request: web.Request) -> ApiClient:
     client = await request.app[ACCESS].identities.api_client(request.match_info["id"])
     caller = principal(request)
     if client.owner != caller.id and not await is_admin(request):
-        raise Problem(404, f"no API client {client.id!r}")
+        raise RequestError(ErrorKind.NOT_FOUND, f"no API client {client.id!r}")
     return client
 
 
@@ -106,18 +111,13 @@ async def show_client(request: web.Request) -> web.Response:
 async def reset_secret(request: web.Request) -> web.Response:
     client = await _visible(request)
     await refuse_limited_token(request, "reset an API client's secret")
-    access = request.app[ACCESS]
-    secret = await access.identities.reset_secret(client.id)
-    await access.tokens.revoke_sessions("api-client", client.id)
-    access.forget_credentials()
+    secret = await request.app[ACCESS].accounts.reset_secret(client.id)
     return web.json_response({**await _render(request, client), "secret": secret})
 
 
 async def delete_client(request: web.Request) -> web.Response:
     client = await _visible(request)
-    access = request.app[ACCESS]
-    await access.identities.delete_api_client(client.id)
-    access.forget_credentials()
+    await request.app[ACCESS].accounts.delete_api_client(client.id)
     return web.Response(status=204)
 
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from aiohttp import web
 
 from regd.durations import parse_duration
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import require_admin
 from regd.http.api.routes import DENIED, ApiRoute
 from regd.http.audit import AUDIT
-from regd.http.errors import Problem
 
 PATH = "/api/v1/audit"
 MAX_LIMIT = 10000
@@ -26,11 +26,11 @@ def parse_since(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise Problem(
-            400, f"'since' is a duration (1h, 30m) or an ISO 8601 time, not {text!r}"
+        raise RequestError(
+            ErrorKind.INVALID, f"'since' is a duration (1h, 30m) or an ISO 8601 time, not {text!r}"
         ) from None
     if moment.tzinfo is None:
-        raise Problem(400, "'since' needs a time zone (2026-12-03T10:00:00Z)")
+        raise RequestError(ErrorKind.INVALID, "'since' needs a time zone (2026-12-03T10:00:00Z)")
     return moment.timestamp()
 
 
@@ -40,9 +40,9 @@ async def list_events(request: web.Request) -> web.Response:
     try:
         limit = int(query.get("limit", "1000"))
     except ValueError:
-        raise Problem(400, "'limit' is a number") from None
+        raise RequestError(ErrorKind.INVALID, "'limit' is a number") from None
     if not 1 <= limit <= MAX_LIMIT:
-        raise Problem(400, f"'limit' is between 1 and {MAX_LIMIT}")
+        raise RequestError(ErrorKind.INVALID, f"'limit' is between 1 and {MAX_LIMIT}")
     since = parse_since(query["since"]) if query.get("since") else None
     events = await request.app[AUDIT].events(
         since=since, principal=query.get("principal"), event=query.get("event"), limit=limit

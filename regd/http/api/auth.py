@@ -8,9 +8,10 @@ from aiohttp.typedefs import Handler
 from regd.auth.access import REGISTRY, Resource
 from regd.auth.capabilities import ADMIN
 from regd.auth.principals import Principal
+from regd.errors import ErrorKind, RequestError
 from regd.http.api import openapi
 from regd.http.authn import BadCredentials, authenticate
-from regd.http.errors import Problem
+from regd.http.errors import Unauthenticated
 from regd.http.keys import ACCESS, PRINCIPAL, principal
 from regd.http.session import COOKIE, CrossSiteRefused
 
@@ -33,17 +34,16 @@ async def authenticate_api(request: web.Request) -> Principal:
     try:
         credentials = await authenticate(request)
     except CrossSiteRefused as error:
-        raise Problem(403, str(error)) from None
+        raise RequestError(ErrorKind.FORBIDDEN, str(error)) from None
     except BadCredentials as error:
-        raise Problem(401, str(error), challenge) from None
+        raise Unauthenticated(str(error), challenge) from None
     if credentials.principal.anonymous:
-        raise Problem(401, "authentication required", challenge)
+        raise Unauthenticated("authentication required", challenge)
     if credentials.scheme == "bearer-jwt" and (credentials.claims or {}).get("access"):
         # A registry token scoped to repositories speaks for those scopes on /v2/ only;
         # carried here it would act with everything its subject may do. (A token minted
         # without scopes, as for an identity-token exchange, stands for its subject.)
-        raise Problem(
-            401,
+        raise Unauthenticated(
             "a registry token scoped to repositories is for /v2/ only: "
             "use a personal token (regd_...), an API client secret or Basic",
             _CHALLENGE,
@@ -56,7 +56,9 @@ async def require(request: web.Request, resource: Resource, action: str) -> Prin
     """The caller, when ``authorize()`` allows ``action`` on ``resource``; 403 otherwise."""
     caller = principal(request)
     if not await request.app[ACCESS].authorize(caller, resource, action):
-        raise Problem(403, f"{caller} may not {action} {resource.kind} {resource.name!r}")
+        raise RequestError(
+            ErrorKind.FORBIDDEN, f"{caller} may not {action} {resource.kind} {resource.name!r}"
+        )
     return caller
 
 
@@ -73,4 +75,6 @@ async def refuse_limited_token(request: web.Request, what: str) -> None:
     through it): such a token must not mint credentials that reach beyond its policies."""
     caller = principal(request)
     if caller.token_policies is not None and not await is_admin(request):
-        raise Problem(403, f"{caller} uses a token limited to policies: it may not {what}")
+        raise RequestError(
+            ErrorKind.FORBIDDEN, f"{caller} uses a token limited to policies: it may not {what}"
+        )

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.validation import checked_body
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS
 
 PRINCIPAL_KINDS = ("user", "api-client")
@@ -18,7 +18,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     """The body: a JSON object of the route's schema (:mod:`regd.http.api.validation`)."""
     body = await checked_body(request)
     if not isinstance(body, dict):
-        raise Problem(400, "the body must be a JSON object")
+        raise RequestError(ErrorKind.INVALID, "the body must be a JSON object")
     return body
 
 
@@ -29,7 +29,7 @@ async def check_policies(request: web.Request, names: list[str] | None) -> None:
     known = {policy.name for policy in await request.app[ACCESS].grants.policies()}
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise Problem(400, f"unknown policies: {', '.join(map(str, unknown))}")
+        raise RequestError(ErrorKind.INVALID, f"unknown policies: {', '.join(map(str, unknown))}")
 
 
 def field(
@@ -37,9 +37,9 @@ def field(
 ) -> Any:
     value = body.get(name, default)
     if value is ... or (required and value is None):
-        raise Problem(400, f"{name!r} is required")
+        raise RequestError(ErrorKind.INVALID, f"{name!r} is required")
     if value is not None and value is not default and not isinstance(value, kind):
-        raise Problem(400, f"{name!r} must be a {kind.__name__}")
+        raise RequestError(ErrorKind.INVALID, f"{name!r} must be a {kind.__name__}")
     return value
 
 
@@ -50,7 +50,9 @@ def parse_principal(reference: str, allow_public: bool = False) -> tuple[str, st
     kind, sep, principal_id = reference.partition(":")
     if not sep or kind not in PRINCIPAL_KINDS or not principal_id:
         expected = "user:NAME, api-client:ID" + (" or public" if allow_public else "")
-        raise Problem(400, f"invalid principal {reference!r}: expected {expected}")
+        raise RequestError(
+            ErrorKind.INVALID, f"invalid principal {reference!r}: expected {expected}"
+        )
     return kind, principal_id
 
 

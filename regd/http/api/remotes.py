@@ -12,10 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import require_admin
 from regd.http.api.common import json_body, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import PULLTHROUGH, REMOTES
 from regd.remotes.config import RemoteRegistry
 
@@ -60,7 +60,7 @@ async def replace_remote(request: web.Request) -> web.Response:
     body = await json_body(request)
     address = request.match_info["address"]
     if body.setdefault("address", address) != address:
-        raise Problem(400, "the address in the body differs from the path")
+        raise RequestError(ErrorKind.INVALID, "the address in the body differs from the path")
     return web.json_response(_remote(await request.app[REMOTES].put(body, create_only=False)))
 
 

@@ -12,13 +12,14 @@ from aiohttp import web
 
 from regd.auth.access import REPOSITORY, Resource
 from regd.auth.capabilities import DELETE, PULL, PUSH
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import require
 from regd.http.api.common import json_body, timestamp
 from regd.http.api.routes import ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, REGISTRY, principal
 from regd.registry.inventory import ManifestInfo, RepositorySummary, TagInfo
 from regd.registry.names import Digest, validate_name, validate_tag
+from regd.services import repositories
 
 BASE = "/api/v1/repositories"
 #: A nested name with no ``-`` component: ``/-/`` starts a sub-resource, so a URL such as
@@ -74,18 +75,16 @@ async def create_repository(request: web.Request) -> web.Response:
     body = await json_body(request)
     name = body.get("name")
     if not isinstance(name, str):
-        raise Problem(400, "'name' is required")
+        raise RequestError(ErrorKind.INVALID, "'name' is required")
     validate_name(name)
     caller = await require(request, Resource(REPOSITORY, name), PUSH)
-    registry = request.app[REGISTRY]
-    if await registry.inventory.list_repositories(name + "/"):
-        # Its creator would own them too (ownership spans NAME/*): they are someone else's.
-        raise Problem(409, f"repositories exist below {name!r}: it cannot be created and owned")
-    if not await registry.inventory.create_repository(name):
-        raise Problem(409, f"repository {name!r} exists")
-    if caller.kind == "user":
-        await request.app[ACCESS].grants.claim_namespace(name, caller.id)
-    return web.json_response(_repository(await registry.inventory.repository(name)), status=201)
+    summary = await repositories.create_repository(
+        request.app[REGISTRY],
+        request.app[ACCESS].grants,
+        name,
+        owner=caller.id if caller.kind == "user" else None,
+    )
+    return web.json_response(_repository(summary), status=201)
 
 
 async def show_repository(request: web.Request) -> web.Response:
@@ -95,9 +94,7 @@ async def show_repository(request: web.Request) -> web.Response:
 
 async def delete_repository(request: web.Request) -> web.Response:
     name = await allowed_name(request, DELETE)
-    await request.app[REGISTRY].inventory.delete_repository(name)
-    # A repository created later under this name starts without an owner or rules.
-    await request.app[ACCESS].grants.forget_repository(name)
+    await repositories.delete_repository(request.app[REGISTRY], request.app[ACCESS].grants, name)
     return web.Response(status=204)
 
 

@@ -20,10 +20,10 @@ from aiohttp import web
 
 from regd.auth.access import VAULT, Resource
 from regd.auth.capabilities import STRONGBOX_READ, STRONGBOX_WRITE
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import require
 from regd.http.api.common import json_body, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, STRONGBOX, principal
 from regd.strongbox.vaults import Secret, Vault
 
@@ -94,7 +94,7 @@ async def replace_vault(request: web.Request) -> web.Response:
     vault = await _write(request)
     body = await json_body(request)
     if body.get("name", vault) != vault:
-        raise Problem(400, "the name in the body differs from the path")
+        raise RequestError(ErrorKind.INVALID, "the name in the body differs from the path")
     return web.json_response(
         _vault(await request.app[STRONGBOX].create(vault, body.get("distribute"), replace=True))
     )
@@ -128,7 +128,7 @@ async def replace_secret(request: web.Request) -> web.Response:
     body = await json_body(request)
     name = request.match_info["secret"]
     if body.setdefault("name", name) != name:
-        raise Problem(400, "the name in the body differs from the path")
+        raise RequestError(ErrorKind.INVALID, "the name in the body differs from the path")
     secret = await request.app[STRONGBOX].put_secret(vault, body, create_only=False)
     return web.json_response(_secret(secret))
 
@@ -157,14 +157,16 @@ async def _config(request: web.Request) -> dict[str, Any]:
         try:
             config = json.loads(values["config.json"])
         except json.JSONDecodeError as error:
-            raise Problem(400, f"the secret's config.json is not JSON: {error}") from None
+            raise RequestError(
+                ErrorKind.INVALID, f"the secret's config.json is not JSON: {error}"
+            ) from None
         if not isinstance(config, dict):
-            raise Problem(400, "the secret's config.json is not a JSON object")
+            raise RequestError(ErrorKind.INVALID, "the secret's config.json is not a JSON object")
         return config
     server = request.query.get("server")
     if not server:
-        raise Problem(
-            400,
+        raise RequestError(
+            ErrorKind.INVALID,
             "?server=HOST is required (regctl: --registry HOST): the registry these "
             "credentials are for",
         )
@@ -173,7 +175,10 @@ async def _config(request: web.Request) -> dict[str, Any]:
     elif "token" in values:
         user, password = values.get("username", "<token>"), values["token"]
     else:
-        raise Problem(400, "the secret holds neither config.json, nor username+password, nor token")
+        raise RequestError(
+            ErrorKind.INVALID,
+            "the secret holds neither config.json, nor username+password, nor token",
+        )
     auth = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"auths": {server: {"username": user, "password": password, "auth": auth}}}
 

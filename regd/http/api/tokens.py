@@ -14,10 +14,10 @@ from aiohttp import web
 from regd.auth.identities import IdentityError
 from regd.auth.principals import Principal
 from regd.auth.tokens import TokenInfo, parse_ttl
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import is_admin, refuse_limited_token
 from regd.http.api.common import check_policies, field, json_body, principal_ref, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
 #: Tokens minted for someone else (``for``): who, for whom, which accessor.
@@ -42,12 +42,14 @@ def _token(info: TokenInfo) -> dict[str, Any]:
 def _ttl(value: Any, default: str | None) -> float:
     if value is None:
         if default is None:
-            raise Problem(400, "'ttl' is required: an unlimited token is refused")
+            raise RequestError(
+                ErrorKind.INVALID, "'ttl' is required: an unlimited token is refused"
+            )
         value = default
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(int(value))
     if not isinstance(value, str):
-        raise Problem(400, "'ttl' is a duration like 4h, 30m or 1y2d5h")
+        raise RequestError(ErrorKind.INVALID, "'ttl' is a duration like 4h, 30m or 1y2d5h")
     return parse_ttl(value)
 
 
@@ -59,12 +61,12 @@ async def _service_account(request: web.Request, reference: str) -> Principal:
     try:
         client = await request.app[ACCESS].identities.api_client(client_id)
     except IdentityError:
-        raise Problem(404, f"no API client {client_id!r}") from None
+        raise RequestError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}") from None
     if client.owner != caller.id and not await is_admin(request):
-        raise Problem(404, f"no API client {client_id!r}")
+        raise RequestError(ErrorKind.NOT_FOUND, f"no API client {client_id!r}")
     await refuse_limited_token(request, "mint tokens for an API client")
     if client.expired():
-        raise Problem(409, f"API client {client_id!r} has expired")
+        raise RequestError(ErrorKind.CONFLICT, f"API client {client_id!r} has expired")
     return Principal("api-client", client.id)
 
 
@@ -136,7 +138,7 @@ async def _own(request: web.Request) -> TokenInfo:
             client = None
         mine = client is not None and client.owner == caller.id
     if not mine and not await is_admin(request):
-        raise Problem(404, f"no token {info.id!r}")
+        raise RequestError(ErrorKind.NOT_FOUND, f"no token {info.id!r}")
     return info
 
 
@@ -146,9 +148,7 @@ async def show_token(request: web.Request) -> web.Response:
 
 async def revoke_token(request: web.Request) -> web.Response:
     info = await _own(request)
-    access = request.app[ACCESS]
-    await access.tokens.revoke(info.id)
-    access.forget_credentials()
+    await request.app[ACCESS].accounts.revoke_token(info.id)
     return web.Response(status=204)
 
 

@@ -7,10 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from regd.auth.identities import User
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.auth import is_admin, refuse_limited_token, require_admin
-from regd.http.api.common import check_policies, field, json_body, timestamp
+from regd.http.api.common import field, json_body, timestamp
 from regd.http.api.routes import DENIED, ApiRoute
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS, principal
 
 BASE = "/api/v1/users"
@@ -33,7 +33,7 @@ async def _self_or_admin(request: web.Request) -> str:
     name = request.match_info["name"]
     caller = principal(request)
     if not (caller.kind == "user" and caller.id == name) and not await is_admin(request):
-        raise Problem(403, f"{caller} may only see and change itself")
+        raise RequestError(ErrorKind.FORBIDDEN, f"{caller} may only see and change itself")
     return name
 
 
@@ -46,16 +46,13 @@ async def list_users(request: web.Request) -> web.Response:
 async def create_user(request: web.Request) -> web.Response:
     await require_admin(request)
     body = await json_body(request)
-    access = request.app[ACCESS]
-    policies = field(body, "policies", list, [])
-    await check_policies(request, policies)  # a refused body stores nothing
-    user = await access.identities.create_user(
+    # One transaction: an unknown policy or a taken name stores nothing.
+    user = await request.app[ACCESS].accounts.create_user(
         field(body, "name", str, required=True),
         field(body, "password", str, required=True),
         admin=bool(field(body, "admin", bool, False)),
+        policies=[str(policy) for policy in field(body, "policies", list, [])],
     )
-    for policy in policies:
-        await access.grants.bind_policy(str(policy), "user", user.name)
     return web.json_response(await _render(request, user), status=201)
 
 
@@ -74,18 +71,13 @@ async def change_user(request: web.Request) -> web.Response:
     access = request.app[ACCESS]
     password = field(body, "password", str, None)
     if password is not None:
-        await access.identities.set_password(name, password)
-        # A new password ends the logins made with the old one.
-        await access.tokens.revoke_sessions("user", name)
-        access.forget_credentials()
+        await access.accounts.change_password(name, password)
     return web.json_response(await _render(request, await access.identities.user(name)))
 
 
 async def delete_user(request: web.Request) -> web.Response:
     await require_admin(request)
-    access = request.app[ACCESS]
-    await access.identities.delete_user(request.match_info["name"])
-    access.forget_credentials()
+    await request.app[ACCESS].accounts.delete_user(request.match_info["name"])
     return web.Response(status=204)
 
 

@@ -17,8 +17,8 @@ from aiohttp import web
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.routes import ApiRoute, Handler
-from regd.http.errors import Problem
 from regd.http.limits import API_BODY, BodyTooLarge, read_at_most
 
 #: The compiled schema of the route a request matched.
@@ -30,13 +30,15 @@ async def read_json(request: web.Request, limit: int = API_BODY) -> Any:
     try:
         raw = await read_at_most(request, limit)
     except BodyTooLarge as error:
-        raise Problem(413, str(error)) from None
+        raise RequestError(ErrorKind.TOO_LARGE, str(error)) from None
     try:
         return json.loads(raw or b"{}")
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Problem(400, f"the body is not valid JSON: {error}") from None
+        raise RequestError(ErrorKind.INVALID, f"the body is not valid JSON: {error}") from None
     except (ValueError, RecursionError):  # 5,000-digit integers; [[[[... nested too deep
-        raise Problem(400, "the body is not valid JSON: a number or nesting too large") from None
+        raise RequestError(
+            ErrorKind.INVALID, "the body is not valid JSON: a number or nesting too large"
+        ) from None
 
 
 async def checked_body(request: web.Request) -> Any:
@@ -46,7 +48,7 @@ async def checked_body(request: web.Request) -> Any:
     if isinstance(validator, Draft202012Validator):
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
-            raise Problem(400, _message(errors[0]))
+            raise RequestError(ErrorKind.INVALID, _message(errors[0]))
     return body
 
 

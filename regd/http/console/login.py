@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from regd.auth.principals import Principal
+from regd.errors import ErrorKind, RequestError
 from regd.http.api.common import field, json_body
 from regd.http.authn import source_of
-from regd.http.errors import Problem
 from regd.http.keys import ACCESS
 from regd.http.session import (
     COOKIE,
@@ -55,14 +55,14 @@ async def sign_in(request: web.Request) -> web.Response:
     try:
         check_origin(request)  # no signing in a victim to the attacker's account either
     except CrossSiteRefused as error:
-        raise Problem(403, str(error)) from None
+        raise RequestError(ErrorKind.FORBIDDEN, str(error)) from None
     body = await json_body(request)
     username = field(body, "username", str, required=True)
     password = field(body, "password", str, required=True)
     access = request.app[ACCESS]
     found = await access.authenticate_basic(username, password, source_of(request))
     if found is None or found.kind != "user" or found.token_id is not None:
-        raise Problem(401, "wrong user name or password")
+        raise RequestError(ErrorKind.UNAUTHORIZED, "wrong user name or password")
     _info, value = await access.tokens.create(found, "personal", SESSION_TTL, name=SESSION_NAME)
     response = web.json_response(await _session(request, found, value), status=201)
     set_cookie(response, request, value, SESSION_TTL)
@@ -75,16 +75,14 @@ async def sign_out(request: web.Request) -> web.Response:
         try:
             check_csrf(request, found[1])
         except CrossSiteRefused as error:
-            raise Problem(403, str(error)) from None
-        access = request.app[ACCESS]
+            raise RequestError(ErrorKind.FORBIDDEN, str(error)) from None
         if found[0].token_id is not None:
-            await access.tokens.revoke(found[0].token_id)
-            access.forget_credentials()
+            await request.app[ACCESS].accounts.revoke_token(found[0].token_id)
     else:
         try:
             check_origin(request)
         except CrossSiteRefused as error:
-            raise Problem(403, str(error)) from None
+            raise RequestError(ErrorKind.FORBIDDEN, str(error)) from None
     response = web.Response(status=204)
     clear_cookie(response, request)
     return response

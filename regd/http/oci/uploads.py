@@ -14,17 +14,29 @@ from regd.http.metrics import METRICS
 from regd.http.oci.common import body_chunks, digest_param, name_of, registry
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.names import Digest, validate_name
+from regd.registry.uploads import UploadOutOfOrder
 
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 
 
-def _upload_headers(name: str, upload_id: str, size: int) -> dict[str, str]:
+def _session_headers(name: str, upload_id: str, size: int) -> dict[str, str]:
+    """Where an upload session is and how much it holds: the one place they are built."""
     return {
         "Location": f"/v2/{name}/blobs/uploads/{upload_id}",
         "Range": f"0-{max(size - 1, 0)}",
         "Docker-Upload-UUID": upload_id,
-        "Content-Length": "0",
     }
+
+
+def _upload_headers(name: str, upload_id: str, size: int) -> dict[str, str]:
+    return {**_session_headers(name, upload_id, size), "Content-Length": "0"}
+
+
+def _out_of_order(name: str, error: UploadOutOfOrder) -> RegistryError:
+    """416 with where the upload stands, so the client can resume there."""
+    return RegistryError(
+        error.code, error.message, headers=_session_headers(name, error.upload_id, error.size)
+    )
 
 
 async def _counted(request: web.Request) -> AsyncIterator[bytes]:
@@ -109,7 +121,12 @@ async def patch(request: web.Request) -> web.Response:
     name = name_of(request)
     upload_id = request.match_info["uuid"]
     start, length = _chunk_range(request)
-    size = await registry(request).uploads.append(name, upload_id, _counted(request), start, length)
+    try:
+        size = await registry(request).uploads.append(
+            name, upload_id, _counted(request), start, length
+        )
+    except UploadOutOfOrder as error:
+        raise _out_of_order(name, error) from None
     return web.Response(status=202, headers=_upload_headers(name, upload_id, size))
 
 
@@ -125,7 +142,10 @@ async def finish(request: web.Request) -> web.Response:
     )
     body = _counted(request) if has_body else None
     start, length = _chunk_range(request)
-    await registry(request).uploads.finish(name, upload_id, digest, body, start, length)
+    try:
+        await registry(request).uploads.finish(name, upload_id, digest, body, start, length)
+    except UploadOutOfOrder as error:
+        raise _out_of_order(name, error) from None
     return _created(name, digest)
 
 
