@@ -32,7 +32,8 @@ def test_a_batch_commits_every_file_and_one_failure_stops_only_its_own(tmp_path:
 
     errors = commit_batch(list(zip(staged, targets, strict=True)))
 
-    assert errors[0] is None and errors[2] is None
+    assert errors[0] is None
+    assert errors[2] is None
     assert isinstance(errors[1], FileNotFoundError)
     assert targets[0].read_bytes() == contents[0]
     assert targets[2].read_bytes() == contents[2]
@@ -60,7 +61,8 @@ def test_commits_arriving_together_share_batches(tmp_path: Path) -> None:
 
     async def commit_all() -> None:
         committer = Committer(executor)
-        await asyncio.gather(*(committer.commit(s, t) for s, t in zip(staged, targets, strict=True)))
+        pairs = zip(staged, targets, strict=True)
+        await asyncio.gather(*(committer.commit(path, target) for path, target in pairs))
 
     try:
         asyncio.run(commit_all())
