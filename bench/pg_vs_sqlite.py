@@ -24,8 +24,11 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
-import compare  # noqa: E402  (bench/compare.py, beside this file)
-from compare import REPO_BIG, Bench, Options, Row, log  # noqa: E402
+from harness.common import RESULTS, ROOT, MiB, log, run  # noqa: E402  (bench/harness/)
+from harness.load import Options  # noqa: E402
+from harness.report import Row  # noqa: E402
+from harness.servers import Server, start_regd  # noqa: E402
+from scenarios import REPO_BIG, Bench  # noqa: E402
 
 from tests.support.postgres import running_cluster  # noqa: E402
 
@@ -60,10 +63,10 @@ class PgBench(Bench):
                 log(f"  {server.label}: {rps:,.0f} req/s, p99 {p99:.2f} ms")
 
     def ab(
-        self, server: compare.Server, path: str, token: str | None, seconds: float
+        self, server: Server, path: str, token: str | None, seconds: float
     ) -> tuple[float, float]:
         """Requests per second and p99 (ms) of ``ab -i -k`` (HEAD, keep-alive)."""
-        out = compare.run(
+        out = run(
             [
                 "ab",
                 "-i",
@@ -143,18 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         "--blob-mib", type=int, default=64, help="the blob HEAD and Range GETs read"
     )
     parser.add_argument("--only", default="", help=f"comma-separated subset of {SCENARIOS}")
-    parser.add_argument("--python", default=str(compare.ROOT / ".venv/bin/python"))
+    parser.add_argument("--python", default=str(ROOT / ".venv/bin/python"))
     args = parser.parse_args(argv)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if only - set(SCENARIOS):
         parser.error(f"unknown scenario(s): {', '.join(sorted(only - set(SCENARIOS)))}")
     opts = Options(
-        blob=args.blob_mib * compare.MiB,
-        chunk=64 * compare.MiB,
+        blob=args.blob_mib * MiB,
+        chunk=64 * MiB,
         reps=1,
         pulls=1,
         small_count=1,
-        small=1 * compare.MiB,
+        small=1 * MiB,
         tags=args.tags,
         repos=args.repos,
         seconds=args.seconds,
@@ -166,15 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         only=only,
     )
     command = " ".join(["bench/pg_vs_sqlite.py", *(argv if argv is not None else sys.argv[1:])])
-    servers: list[compare.Server] = []
+    servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="regd-pg-bench-") as folder, running_cluster() as pg:
         work = Path(folder)
         try:
-            servers.append(compare.start_regd(work, args.python))
+            servers.append(start_regd(work, args.python))
             servers.append(
-                compare.start_regd(
-                    work, args.python, pg.database_url("bench"), "ref", "regd on PostgreSQL"
-                )
+                start_regd(work, args.python, pg.database_url("bench"), "ref", "regd on PostgreSQL")
             )
             bench = PgBench(opts, work, servers)
             bench.run()
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
     text = f"`{command}`\n\n{table(bench.rows)}"
     print(text)
-    compare.RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(exist_ok=True)
     return 0
 
 

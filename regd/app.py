@@ -18,7 +18,8 @@ from regd.auth.grants import Grants
 from regd.auth.identities import Identities, IdentityError
 from regd.auth.signing import SigningKeys
 from regd.auth.tokens import Tokens
-from regd.db import Database, connect, upgrade
+from regd.db import Database, connect
+from regd.db.migrate import migrate_to_head
 from regd.errors import StartupError
 from regd.http import api, console, forwarded, health, oci, parser_log, token
 from regd.http import audit as audit_http
@@ -54,7 +55,11 @@ async def open_database(settings: Settings) -> Database:
     """Create the data directory and bring the database schema up to date."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     database = connect(settings.effective_database_url)
-    await upgrade(database)
+    try:
+        await migrate_to_head(database)  # alembic in a child process, only when needed
+    except BaseException:
+        await database.close()
+        raise
     return database
 
 

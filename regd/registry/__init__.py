@@ -27,7 +27,7 @@ class Registry:
         self.tags = Tags(db, self.repositories)
         self.manifests = Manifests(db, self.repositories, self.blobs, self.tags)
         self.referrers = Referrers(db, self.repositories)
-        self.inventory = Inventory(db, self.repositories, self.blobs, self.manifests)
+        self.inventory = Inventory(db, self.repositories, self.blobs, self.manifests, self.uploads)
 
     async def ping(self) -> None:
         """Raise unless the database answers."""

@@ -15,6 +15,7 @@ from regd.registry.blobs import Blobs
 from regd.registry.errors import ErrorCode, RegistryError
 from regd.registry.manifests import Manifests
 from regd.registry.repositories import Repositories
+from regd.registry.uploads import Uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +46,18 @@ class ManifestInfo:
 
 class Inventory:
     def __init__(
-        self, db: Database, repositories_: Repositories, blobs_: Blobs, manifests_: Manifests
+        self,
+        db: Database,
+        repositories_: Repositories,
+        blobs_: Blobs,
+        manifests_: Manifests,
+        uploads_: Uploads,
     ) -> None:
         self._db = db
         self._repositories = repositories_
         self._blobs = blobs_
         self._manifests = manifests_
+        self._uploads = uploads_
 
     def _summaries(self) -> sa.Select[Any]:
         tag_count = (
@@ -178,6 +185,7 @@ class Inventory:
         self._repositories.forget(name)
         self._manifests.forget_repository(repository_id)
         self._blobs.forget_repository(repository_id)
+        self._uploads.forget_repository(name)
 
 
 def _starting_with(prefix: str) -> sa.ColumnElement[bool]:

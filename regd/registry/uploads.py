@@ -8,6 +8,7 @@ staged file was committed by the driver (one fsync, one atomic rename).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -50,6 +51,10 @@ class Uploads:
         self._repositories = repositories
         self._blobs = blobs
         self._progress: dict[str, _Progress] = {}
+        #: The repository of each session this process opened and still has: on SQLite
+        #: (one regd owns the database) that is what the uploads table says, without
+        #: asking it. On PostgreSQL another replica may end a session: asked each time.
+        self._owners: dict[str, str] = {}
 
     # -- sessions ------------------------------------------------------------
 
@@ -62,10 +67,18 @@ class Uploads:
             await conn.execute(
                 sa.insert(uploads).values(id=upload_id, repository=name, created_at=now())
             )
+        self._progress[upload_id] = _Progress(0, hashlib.new(STREAMING_ALGORITHM), asyncio.Lock())
+        if not self._db.is_postgresql:
+            self._owners[upload_id] = name
         return upload_id
 
     async def _check(self, name: str, upload_id: str) -> None:
         """BLOB_UPLOAD_UNKNOWN unless the session exists and belongs to ``name``."""
+        owner = self._owners.get(upload_id)
+        if owner is not None:
+            if owner != name:
+                raise RegistryError(ErrorCode.BLOB_UPLOAD_UNKNOWN, detail={"uuid": upload_id})
+            return
         async with self._db.read() as conn:
             owner = await conn.scalar(
                 sa.select(uploads.c.repository).where(uploads.c.id == upload_id)
@@ -147,7 +160,7 @@ class Uploads:
             await self._blobs.link(conn, repository_id, str(digest), progress.size)
             await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
         self._repositories.remember(name, repository_id)
-        self._progress.pop(upload_id, None)
+        self._forget(upload_id)
         return progress.size
 
     async def cancel(self, name: str, upload_id: str) -> None:
@@ -157,8 +170,17 @@ class Uploads:
         async with progress.lock:
             await self._discard(upload_id)
 
-    async def _discard(self, upload_id: str) -> None:
+    def _forget(self, upload_id: str) -> None:
         self._progress.pop(upload_id, None)
+        self._owners.pop(upload_id, None)
+
+    def forget_repository(self, name: str) -> None:
+        """The repository was deleted with its sessions (their rows): forget them."""
+        for upload_id in [u for u, owner in self._owners.items() if owner == name]:
+            self._forget(upload_id)
+
+    async def _discard(self, upload_id: str) -> None:
+        self._forget(upload_id)
         await self._store.delete_upload(upload_id)
         async with self._db.write() as conn:
             await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
@@ -189,25 +211,35 @@ class Uploads:
         body: AsyncIterator[bytes],
         length: int | None = None,
     ) -> None:
-        """Stage and hash ``body``. With ``length`` (a chunked body's Content-Range), a body
-        of another size is read no further than one chunk past it, undone and refused."""
+        """Hash and stage the body; the next chunk is received while the last is hashed
+        and written (in worker threads, side by side: hashlib releases the GIL on large
+        buffers), so the socket never waits for the disk. With ``length`` (a chunked body's
+        Content-Range), a body of another size is read no further than one chunk past it,
+        undone and refused."""
         writer = await self._store.open_upload(upload_id)
         before = progress.size, progress.hasher.copy()
         mismatch = False
+        in_flight: asyncio.Future[Any] | None = None
         try:
             async for chunk in body:
                 if length is not None and progress.size + len(chunk) - before[0] > length:
                     mismatch = True
                     break
-                # Write and hash side by side: hashlib releases the GIL on large buffers.
-                await asyncio.gather(
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.gather(
                     writer.write(chunk), asyncio.to_thread(progress.hasher.update, chunk)
                 )
                 progress.size += len(chunk)
+            if in_flight is not None:
+                await in_flight
             mismatch = mismatch or (length is not None and progress.size - before[0] != length)
         except BaseException:
             # The staged file and the hash may disagree now: rebuild on next use.
             self._progress.pop(upload_id, None)
+            if in_flight is not None:
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(in_flight)  # no write may land after the close
             await writer.close()
             raise
         if not mismatch:
@@ -256,6 +288,7 @@ class Uploads:
             ).all()
             for upload_id in stale:
                 if await self._store.upload_size(upload_id) is None:
+                    self._forget(upload_id)
                     await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
                     expired += 1
         if expired:

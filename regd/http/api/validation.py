@@ -1,25 +1,28 @@
 """Reading and validating a management-API request body: once, the same way for every route.
 
 Each route's ``request_schema`` (the one its OpenAPI document publishes) is compiled once,
-when the routes are added; :func:`regd.http.api.common.json_body` reads the body and checks
-it against that schema. A body that is too large, not JSON, or not of the schema is
-refused — 413, or a 400 problem+json that names the field — before a handler sees it.
-Handlers read the body after their authorization check, so a caller who may not call a
-route learns nothing from a body error.
+when the route is first called (jsonschema is imported then, not at start-up);
+:func:`regd.http.api.common.json_body` reads the body and checks it against that schema.
+A body that is too large, not JSON, or not of the schema is refused — 413, or a 400
+problem+json that names the field — before a handler sees it. Handlers read the body
+after their authorization check, so a caller who may not call a route learns nothing
+from a body error.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from regd.errors import ErrorKind, RequestError
 from regd.http.api.routes import ApiRoute, Handler
 from regd.http.limits import API_BODY, BodyTooLarge, read_at_most
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 #: The compiled schema of the route a request matched.
 _VALIDATOR: Final = "regd.api.validator"
@@ -44,8 +47,8 @@ async def read_json(request: web.Request, limit: int = API_BODY) -> Any:
 async def checked_body(request: web.Request) -> Any:
     """The body, read and checked against the schema of the route (if it has one)."""
     body = await read_json(request)
-    validator = request.get(_VALIDATOR)
-    if isinstance(validator, Draft202012Validator):
+    validator: Draft202012Validator | None = request.get(_VALIDATOR)
+    if validator is not None:
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             raise RequestError(ErrorKind.INVALID, _message(errors[0]))
@@ -80,12 +83,16 @@ def validated(route: ApiRoute) -> Handler:
     schema = route.request_schema
     if schema is None:
         return route.handler
-    Draft202012Validator.check_schema(schema)
-    validator = Draft202012Validator(schema)
     handler = route.handler
+    compiled: list[Draft202012Validator] = []
 
     async def with_schema(request: web.Request) -> web.StreamResponse:
-        request[_VALIDATOR] = validator
+        if not compiled:
+            from jsonschema import Draft202012Validator
+
+            Draft202012Validator.check_schema(schema)
+            compiled.append(Draft202012Validator(schema))
+        request[_VALIDATOR] = compiled[0]
         return await handler(request)
 
     return with_schema

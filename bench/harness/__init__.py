@@ -1,0 +1,1 @@
+"""The measuring machinery of bench/compare.py (servers, load, dd references, reports)."""
